@@ -1,0 +1,30 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the suite).
+# Each sets up what it needs (a .venv with the package and its extras) and is quick to re-run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+EXTRAS ?= dev,render,charts,data,browser
+
+.PHONY: demo test bench lint gallery clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m tinygrad_edu demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_scalar.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,37 @@
+"""tinygrad_edu: reverse-mode autodiff where every chain-rule product is visible data.
+
+Scalar graphs (:class:`Value`), numpy tensor graphs (:class:`Tensor`), the explicit graph
+(:func:`trace`), and the modes that change recording (:func:`no_grad`, :func:`detect_anomaly`,
+:func:`name_scope`). The engine depends on numpy only; pictures live in the separate ``viz``.
+"""
+
+from .errors import AnomalyError, GradError, PathLimitError, ShapeError, TinygradEduError
+from .graph import Edge, Graph, Path, Step, backward, topological_order, trace, zero_grad
+from .modes import detect_anomaly, enable_grad, is_grad_enabled, name_scope, no_grad
+from .rules import RULES
+from .scalar import Value
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Value",
+    "trace",
+    "Graph",
+    "Edge",
+    "Step",
+    "Path",
+    "backward",
+    "zero_grad",
+    "topological_order",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "name_scope",
+    "RULES",
+    "TinygradEduError",
+    "ShapeError",
+    "GradError",
+    "AnomalyError",
+    "PathLimitError",
+]

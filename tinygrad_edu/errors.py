@@ -1,0 +1,42 @@
+"""Typed errors: every one says which op, which shapes or which value went wrong.
+
+They subclass the built-in exception a Python user would expect (``TypeError``,
+``ValueError``, ``FloatingPointError``), so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+
+class TinygradEduError(Exception):
+    """Base class of every error raised on purpose by tinygrad_edu."""
+
+
+class ShapeError(TinygradEduError, ValueError):
+    """Operands whose shapes do not fit the op (names the op and both shapes)."""
+
+
+class GradError(TinygradEduError, ValueError):
+    """A ``backward()`` that cannot run: missing or badly shaped seed gradient."""
+
+
+class AnomalyError(TinygradEduError, FloatingPointError):
+    """Raised inside ``detect_anomaly()`` at the first non-finite value.
+
+    Attributes:
+        op: the op that produced the value.
+        phase: ``"forward"`` or ``"backward"``.
+    """
+
+    def __init__(self, message: str, op: str, phase: str):
+        super().__init__(message)
+        self.op = op
+        self.phase = phase
+
+
+class PathLimitError(TinygradEduError, ValueError):
+    """Path enumeration refused: more root→leaf paths than the given limit."""
+
+    def __init__(self, message: str, count: int, limit: int):
+        super().__init__(message)
+        self.count = count
+        self.limit = limit

@@ -1,0 +1,393 @@
+"""The explicit computation graph: traversal, the one backward loop, edges, paths and chain-rule text.
+
+Every node (a :class:`~tinygrad_edu.Value` or a :class:`~tinygrad_edu.Tensor`) is plain data:
+
+* ``node.parents`` — the inputs, one entry per operand (``a*a`` lists ``a`` twice);
+* ``node.local_grads`` — per input, the local derivative ∂node/∂parent at the forward values;
+* ``node.grad`` — ∂root/∂node after ``backward()``.
+
+Backprop is then one loop (:func:`chain_rule_steps`): walk the nodes from the root towards the
+leaves and, on every edge, do ``parent.grad += local * node.grad``. ``backward()`` and
+``backward_steps()`` both run that same generator, so what a learner steps through is exactly
+what training uses. Everything is iterative: a chain of a million nodes needs no recursion.
+
+This module never imports the node classes: it only reads the attributes above, plus
+``requires_grad`` and the class attribute ``NO_GRAD`` (what ``grad`` holds before any
+gradient arrives: ``0.0`` for ``Value``, ``None`` for ``Tensor``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import rules
+from .errors import AnomalyError, PathLimitError
+from .modes import state
+
+# --- traversal -----------------------------------------------------------------------
+
+
+def topological_order(root: Any) -> list:
+    """All ancestors of ``root`` (and ``root``), every parent before its children; root last.
+
+    Iterative depth-first search with an explicit stack: no recursion limit, linear time.
+    The order is deterministic: parents are visited in operand order.
+    """
+    order: list = []
+    seen = {root}
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, pending = stack[-1]
+        for parent in pending:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append((parent, iter(parent.parents)))
+                break
+        else:  # every parent is already placed: the node can follow them
+            stack.pop()
+            order.append(node)
+    return order
+
+
+# --- the one backward loop -------------------------------------------------------------
+
+
+def chain_rule_steps(order: list, seed: Any) -> Iterator[tuple]:
+    """Backpropagate ``seed`` from ``order[-1]`` (the root): the chain rule, one edge per step.
+
+    Yields ``(node, index, parent, upstream, local, contribution)`` right after doing
+    ``parent.grad += contribution`` where ``contribution = local * upstream``.
+
+    Gradients of leaves (nodes without parents) accumulate across calls, as in PyTorch;
+    gradients of intermediate nodes are reset first, so after the pass they hold this pass's
+    ∂root/∂node (and the loop never re-propagates an older pass's gradient).
+    """
+    for node in order:
+        if node.parents:
+            node.grad = node.NO_GRAD
+    root = order[-1]
+    root.grad = seed if root.grad is None else root.grad + seed
+    anomaly = state.anomaly
+    for node in reversed(order):
+        upstream = node.grad
+        if upstream is None:  # a tensor branch no gradient reached
+            continue
+        for index, parent in enumerate(node.parents):
+            if not parent.requires_grad:
+                continue
+            local = node.local_grads[index]
+            contribution = local * upstream  # the chain rule: one product per edge
+            if anomaly:
+                _check_contribution(node, index, parent, upstream, local, contribution)
+            accumulated = parent.grad
+            parent.grad = contribution if accumulated is None else accumulated + contribution
+            yield node, index, parent, upstream, local, contribution
+
+
+def backward(root: Any, grad: Any = None) -> None:
+    """Fill ``.grad`` of every node that ``root`` depends on with ∂root/∂node."""
+    seed = root.seed_grad(grad)
+    deque(chain_rule_steps(topological_order(root), seed), maxlen=0)
+
+
+def zero_grad(root: Any) -> None:
+    """Reset the gradient of ``root`` and of every node it depends on."""
+    for node in topological_order(root):
+        node.grad = node.NO_GRAD
+
+
+def _is_finite(x: Any) -> bool:
+    if isinstance(x, float):
+        return math.isfinite(x)
+    return bool(np.all(np.isfinite(x)))
+
+
+def _check_contribution(node, index, parent, upstream, local, contribution) -> None:
+    if _is_finite(contribution):
+        return
+    raise AnomalyError(
+        f"backward: non-finite gradient on the edge {describe(parent)} → {describe(node)} "
+        f"(operand {index} of op {node.op!r}): local {_short(local)} × upstream "
+        f"{_short(upstream)} = {_short(contribution)}",
+        op=node.op,
+        phase="backward",
+    )
+
+
+# --- the graph as data ----------------------------------------------------------------
+
+
+def norm(x: Any) -> float:
+    """‖x‖: |x| for a number, the Frobenius norm for an array."""
+    if isinstance(x, (float, int)):
+        return abs(float(x))
+    return float(np.sqrt(np.sum(np.square(x, dtype=np.float64))))
+
+
+class Edge:
+    """One operand edge ``parent → child`` (``child.parents[index] is parent``).
+
+    Attributes are read from the nodes, so an edge is always up to date: ``local`` is the
+    stored local derivative; after backward, ``upstream`` (∂root/∂child), ``contribution``
+    (``local * upstream``, the gradient that flowed along this edge) and ``gain``
+    (‖contribution‖ / ‖upstream‖, the factor by which this edge shrinks or grows the gradient)
+    are computed on demand, so recording a graph costs nothing extra.
+    """
+
+    __slots__ = ("parent", "child", "index")
+
+    def __init__(self, parent: Any, child: Any, index: int):
+        self.parent = parent
+        self.child = child
+        self.index = index
+
+    @property
+    def local(self) -> Any:
+        """∂child/∂parent at the forward values."""
+        return self.child.local_grads[self.index]
+
+    @property
+    def formula(self) -> str:
+        """The local derivative in maths, from the rule table (plus any note of the local)."""
+        text = rules.formula(self.child.op, self.index)
+        note = getattr(self.local, "note", "")
+        return f"{text} {note}".strip() if note else text
+
+    @property
+    def upstream(self) -> Any:
+        """∂root/∂child, the gradient arriving at the child (None before backward)."""
+        return self.child.grad
+
+    @property
+    def contribution(self) -> Any:
+        """``local * upstream``: the gradient that flowed to the parent along this edge."""
+        upstream = self.child.grad
+        if upstream is None or not self.parent.requires_grad:
+            return None
+        return self.local * upstream
+
+    @property
+    def gain(self) -> float | None:
+        """‖contribution‖ / ‖upstream‖ (nan when the upstream is zero, None before backward)."""
+        contribution = self.contribution
+        if contribution is None:
+            return None
+        upstream = norm(self.child.grad)
+        return norm(contribution) / upstream if upstream else math.nan
+
+    def __repr__(self) -> str:
+        return f"Edge({describe(self.parent)} → {describe(self.child)}, local={_short(self.local)})"
+
+
+class Step(NamedTuple):
+    """One chain-rule product of the backward pass, as :meth:`Graph.backward_steps` yields it.
+
+    ``contribution = local * upstream`` was just added into ``parent.grad``, which now holds
+    ``accumulated``.
+    """
+
+    node: Any
+    index: int
+    parent: Any
+    upstream: Any
+    local: Any
+    contribution: Any
+    accumulated: Any
+
+
+class Path(NamedTuple):
+    """A root → leaf path: its edges (root side first) and the product of their locals."""
+
+    edges: tuple
+    product: Any
+
+
+class Graph:
+    """A traced graph: ``nodes`` in topological order (root last), ``edges``, ``depth``.
+
+    ``depth[node]`` is the length of the longest path from the root to the node (root: 0), so
+    every edge goes from a deeper parent to a shallower child and drawings can rank by it.
+    """
+
+    def __init__(self, root: Any):
+        self.root = root
+        self.nodes: list = topological_order(root)
+        self.ids: dict = {node: i for i, node in enumerate(self.nodes)}
+        self.edges: list[Edge] = [
+            Edge(parent, node, i) for node in self.nodes for i, parent in enumerate(node.parents)
+        ]
+        depth = {root: 0}
+        for node in reversed(self.nodes):
+            below = depth[node] + 1
+            for parent in node.parents:
+                if depth.get(parent, -1) < below:
+                    depth[parent] = below
+        self.depth: dict = depth
+
+    @property
+    def leaves(self) -> list:
+        """Nodes without parents (inputs, parameters, constants), in topological order."""
+        return [node for node in self.nodes if not node.parents]
+
+    def find(self, label: str) -> Any:
+        """The node with this label (``KeyError`` if none, ``ValueError`` if several)."""
+        found = [node for node in self.nodes if node.label == label]
+        if not found:
+            raise KeyError(f"no node labelled {label!r} in this graph")
+        if len(found) > 1:
+            raise ValueError(f"{len(found)} nodes are labelled {label!r}; pass the node itself")
+        return found[0]
+
+    def backward(self, grad: Any = None) -> None:
+        """Same as ``root.backward(grad)``."""
+        backward(self.root, grad)
+
+    def backward_steps(self, grad: Any = None) -> Iterator[Step]:
+        """Run backward one edge at a time: the very loop ``backward()`` runs.
+
+        Each yielded :class:`Step` has already been accumulated, so pausing in a debugger
+        shows ``parent.grad`` including it. Consuming all steps equals one ``backward()``.
+        """
+        seed = self.root.seed_grad(grad)
+        for node, index, parent, upstream, local, contribution in chain_rule_steps(
+            self.nodes, seed
+        ):
+            yield Step(node, index, parent, upstream, local, contribution, parent.grad)
+
+    def count_paths(self, leaf: Any) -> int:
+        """How many distinct root → ``leaf`` paths there are (edges with multiplicity)."""
+        return self._paths_to(leaf)[self.root]
+
+    def _paths_to(self, leaf: Any) -> dict:
+        if leaf not in self.ids:
+            raise ValueError(f"{describe(leaf)} is not part of this graph")
+        count = {node: 0 for node in self.nodes}
+        count[leaf] = 1
+        for node in self.nodes[self.ids[leaf] + 1 :]:
+            count[node] = sum(count[parent] for parent in node.parents)
+        return count
+
+    def paths(self, leaf: Any, limit: int = 10_000) -> list[Path]:
+        """Every root → ``leaf`` path with its edges and the product of their local derivatives.
+
+        For a scalar graph ``sum(p.product for p in paths) == leaf.grad`` (the chain rule as a
+        sum over paths). Raises :class:`PathLimitError` *before* enumerating when there are
+        more than ``limit`` paths: their number can grow exponentially with depth.
+        """
+        count = self._paths_to(leaf)
+        total = count[self.root]
+        if total > limit:
+            raise PathLimitError(
+                f"{total} paths lead from the root to {describe(leaf)}, more than limit={limit}; "
+                "pass a larger limit or inspect edges and gains instead",
+                count=total,
+                limit=limit,
+            )
+        found: list[Path] = []
+        stack: list[tuple[Any, tuple]] = [(self.root, ())]
+        while stack:
+            node, edges = stack.pop()
+            if node is leaf:
+                found.append(Path(edges, _product(e.local for e in edges)))
+                continue
+            # reversed so that operand 0's paths come first
+            for index in reversed(range(len(node.parents))):
+                parent = node.parents[index]
+                if count[parent]:
+                    stack.append((parent, edges + (Edge(parent, node, index),)))
+        return found
+
+    def chain_rule_text(self, leaf: Any, limit: int = 50) -> str:
+        """The chain rule for one leaf, as text: one product per path, then their sum.
+
+        Example::
+
+            dL/dx = 0.197 × 0.25 × 0.105 = 0.00517    [L ← tanh ← σ ← x]
+        """
+        paths = self.paths(leaf, limit=limit)
+        top, bottom = _name(self.root, "L"), _name(leaf, "x")
+        lhs = f"d{top}/d{bottom}"
+        lines = []
+        for path in paths:
+            factors = " × ".join(fmt(e.local) for e in path.edges) or "1"
+            route = " ← ".join([_name(self.root, "L")] + [_name(e.parent) for e in path.edges])
+            lines.append(f"{lhs} = {factors} = {fmt(path.product)}    [{route}]")
+        total = _product_sum(p.product for p in paths)
+        if len(paths) != 1:
+            terms = " + ".join(fmt(p.product) for p in paths) or "0"
+            lines.append(f"{lhs} = {terms} = {fmt(total)}    (sum over {len(paths)} paths)")
+        if isinstance(leaf.grad, float):
+            lines.append(f"{bottom}.grad = {fmt(leaf.grad)} after backward()")
+        return "\n".join(lines)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __repr__(self) -> str:
+        return (
+            f"Graph(root={describe(self.root)}, nodes={len(self.nodes)}, edges={len(self.edges)})"
+        )
+
+
+def trace(root: Any) -> Graph:
+    """Walk the graph that produced ``root`` and return it as data (:class:`Graph`)."""
+    if not hasattr(root, "parents") or not hasattr(root, "local_grads"):
+        raise TypeError(f"trace: expected a Value or Tensor, got {type(root).__name__}")
+    return Graph(root)
+
+
+# --- small text helpers ----------------------------------------------------------------
+
+
+def fmt(x: Any) -> str:
+    """A number in 3 significant digits (``0.00517``, ``1.2e+08``, ``nan``)."""
+    if isinstance(x, (float, int)):
+        return f"{float(x):.3g}"
+    return _short(x)
+
+
+def _short(x: Any) -> str:
+    if isinstance(x, (float, int)):
+        return fmt(x)
+    if isinstance(x, np.ndarray):
+        if x.size <= 4:
+            return np.array2string(x, precision=3, separator=", ")
+        return f"array(shape={x.shape}, ‖·‖={norm(x):.3g})"
+    return repr(x)
+
+
+def _name(node: Any, default: str | None = None) -> str:
+    if node.label:
+        return node.label
+    if default is not None:
+        return default
+    return rules.RULES[node.op].symbol if node.op in rules.RULES else (node.op or "leaf")
+
+
+def describe(node: Any) -> str:
+    """A short human name for a node: its label, else its op, with its scope."""
+    name = node.label or node.op or "leaf"
+    return f"{node.scope}/{name}" if getattr(node, "scope", "") else name
+
+
+def _product(factors) -> Any:
+    result: Any = 1.0
+    for factor in factors:
+        if not isinstance(factor, (float, int)):
+            return None  # tensor locals are linear maps, not numbers
+        result = result * factor
+    return result
+
+
+def _product_sum(products) -> Any:
+    total = 0.0
+    for product in products:
+        if product is None:
+            return None
+        total += product
+    return total

@@ -1,0 +1,264 @@
+"""``Value``: a scalar node of an explicit computation graph.
+
+A ``Value`` holds its number (``data``), its gradient (``grad``), and, as plain tuples, its
+``parents`` and the ``local_grads`` ∂self/∂parent evaluated when it was computed. There are no
+closures: the maths lives in :mod:`tinygrad_edu.rules` and ``backward()`` is the single loop of
+:mod:`tinygrad_edu.graph`. Nodes reference only their parents, never their children, so the
+engine creates no reference cycles and Python frees graphs without the cycle collector.
+
+Example::
+
+    >>> a = Value(2.0, label="a"); b = Value(-3.0, label="b")
+    >>> y = (a * b + 1).tanh(); y.backward()
+    >>> y.local_grads        # (1 − tanh²(−5),)
+    (0.00018158323094380672,)
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+from . import graph, rules
+from .errors import AnomalyError
+from .modes import state
+from .numerics import ScalarMath as M
+
+_new = object.__new__
+
+
+class Value:
+    """A scalar in a computation graph. ``Value(data, label="")``.
+
+    Args:
+        data: a real number (int, float, bool, numpy scalar); stored as a Python float.
+        label: a name shown in pictures and chain-rule text.
+
+    Raises:
+        TypeError: if ``data`` is not a real number or ``label`` not a str.
+    """
+
+    __slots__ = ("data", "grad", "parents", "local_grads", "op", "label", "arg", "scope")
+
+    #: What ``grad`` holds before any gradient arrives (read by the backward loop).
+    NO_GRAD = 0.0
+    #: Every Value takes part in backprop (tensors may opt out; see ``Tensor``).
+    requires_grad = True
+
+    def __init__(self, data: Any, label: str = ""):
+        if isinstance(data, Value):
+            data = data.data
+        elif not isinstance(data, Real):
+            raise TypeError(_not_a_number("Value", data))
+        if not isinstance(label, str):
+            raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
+        self.data = float(data)
+        self.grad = 0.0
+        self.parents: tuple = ()
+        self.local_grads: tuple = ()
+        self.op = ""
+        self.label = label
+        self.arg = None
+        self.scope = state.scope
+
+    # --- arithmetic (each op is one node with one edge per operand) ---
+
+    def __add__(self, other: Any) -> Value:
+        return _binary("add", rules.add, self, _lift(other, "+"))
+
+    def __radd__(self, other: Any) -> Value:
+        return _binary("add", rules.add, _lift(other, "+"), self)
+
+    def __sub__(self, other: Any) -> Value:
+        return _binary("sub", rules.sub, self, _lift(other, "-"))
+
+    def __rsub__(self, other: Any) -> Value:
+        return _binary("sub", rules.sub, _lift(other, "-"), self)
+
+    def __mul__(self, other: Any) -> Value:
+        return _binary("mul", rules.mul, self, _lift(other, "*"))
+
+    def __rmul__(self, other: Any) -> Value:
+        return _binary("mul", rules.mul, _lift(other, "*"), self)
+
+    def __truediv__(self, other: Any) -> Value:
+        return _binary("div", rules.div, self, _lift(other, "/"))
+
+    def __rtruediv__(self, other: Any) -> Value:
+        return _binary("div", rules.div, _lift(other, "/"), self)
+
+    def __pow__(self, exponent: Any) -> Value:
+        """``x ** p``: a number exponent is a constant of the node; a ``Value`` one gets an edge."""
+        if isinstance(exponent, Value):
+            return _binary("pow", rules.pow_, self, exponent)
+        if isinstance(exponent, Real) and not isinstance(exponent, bool):
+            return _unary("pow_const", rules.pow_const, self, exponent)
+        raise TypeError(
+            f"Value ** exponent: the exponent must be a real number or a Value, "
+            f"got {type(exponent).__name__} ({exponent!r})"
+        )
+
+    def __rpow__(self, base: Any) -> Value:
+        return _binary("pow", rules.pow_, _lift(base, "**"), self)
+
+    def __neg__(self) -> Value:
+        return _unary("neg", rules.neg, self)
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __abs__(self) -> Value:
+        return _unary("abs", rules.abs_, self)
+
+    # --- elementwise functions ---
+
+    def exp(self) -> Value:
+        """eˣ; local derivative eˣ."""
+        return _unary("exp", rules.exp, self)
+
+    def log(self) -> Value:
+        """ln x; local derivative 1/x."""
+        return _unary("log", rules.log, self)
+
+    def sqrt(self) -> Value:
+        """√x; local derivative 1/(2√x)."""
+        return _unary("sqrt", rules.sqrt, self)
+
+    def tanh(self) -> Value:
+        """tanh x; local derivative 1 − tanh²x."""
+        return _unary("tanh", rules.tanh, self)
+
+    def sigmoid(self) -> Value:
+        """σ(x); local derivative σ(x)(1 − σ(x)) ≤ 0.25."""
+        return _unary("sigmoid", rules.sigmoid, self)
+
+    def relu(self) -> Value:
+        """max(x, 0); local derivative 1 if x > 0 else 0."""
+        return _unary("relu", rules.relu, self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        """x if x > 0 else slope·x; local derivative 1 or slope."""
+        if not isinstance(slope, Real) or isinstance(slope, bool) or not math.isfinite(slope):
+            raise TypeError(f"leaky_relu: slope must be a finite real number, got {slope!r}")
+        return _unary("leaky_relu", rules.leaky_relu, self, float(slope))
+
+    def softplus(self) -> Value:
+        """ln(1 + eˣ); local derivative σ(x)."""
+        return _unary("softplus", rules.softplus, self)
+
+    def log_sigmoid(self) -> Value:
+        """ln σ(x) (stable); local derivative 1 − σ(x)."""
+        return _unary("log_sigmoid", rules.log_sigmoid, self)
+
+    def sin(self) -> Value:
+        """sin x; local derivative cos x."""
+        return _unary("sin", rules.sin, self)
+
+    def cos(self) -> Value:
+        """cos x; local derivative −sin x."""
+        return _unary("cos", rules.cos, self)
+
+    # --- gradients ---
+
+    def backward(self, grad: float | None = None) -> None:
+        """Set ``.grad`` of every node this one depends on to ∂self/∂node (seed 1.0).
+
+        Leaf gradients accumulate across calls (call :meth:`zero_grad` to reset), as in
+        PyTorch. Iterative: works for graphs of any depth.
+        """
+        graph.backward(self, grad)
+
+    def seed_grad(self, grad: Any) -> float:
+        """The gradient the backward pass starts from: ``grad``, or 1.0 when None."""
+        if grad is None:
+            return 1.0
+        if isinstance(grad, Real) and not isinstance(grad, bool):
+            return float(grad)
+        raise TypeError(f"Value.backward: grad must be a real number, got {type(grad).__name__}")
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` of this node and of every node it depends on back to 0."""
+        graph.zero_grad(self)
+
+    # --- conversions ---
+
+    def item(self) -> float:
+        return self.data
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __repr__(self) -> str:
+        parts = [f"data={self.data:.4g}", f"grad={self.grad:.4g}"]
+        if self.op:
+            parts.append(f"op={self.op!r}")
+        if self.label:
+            parts.append(f"label={self.label!r}")
+        return f"Value({', '.join(parts)})"
+
+
+# --- node construction (the hot path: keep it lean) -------------------------------------
+
+
+def _lift(other: Any, symbol: str) -> Value:
+    """``other`` as a Value: numbers become constant leaves; anything else is a TypeError."""
+    if type(other) is Value:
+        return other
+    if isinstance(other, Value):
+        return other
+    if isinstance(other, Real):
+        return Value(other)
+    if type(other).__name__ == "Tensor":
+        raise TypeError(
+            f"cannot mix Value and Tensor in {symbol!r}: wrap the number as "
+            f"Tensor(value.data) or take tensor.item()"
+        )
+    raise TypeError(
+        f"unsupported operand for Value {symbol!r}: {type(other).__name__} ({other!r:.40}); "
+        "expected a Value or a real number"
+    )
+
+
+def _unary(op: str, compute, x: Value, arg: Any = None) -> Value:
+    if arg is None:
+        data, local_grads = compute(M, x.data)
+    else:
+        data, local_grads = compute(M, x.data, arg)
+    return _node(data, (x,), local_grads, op, arg)
+
+
+def _binary(op: str, compute, a: Value, b: Value) -> Value:
+    data, local_grads = compute(M, a.data, b.data)
+    return _node(data, (a, b), local_grads, op, None)
+
+
+def _node(data: float, parents: tuple, local_grads: tuple, op: str, arg: Any) -> Value:
+    if state.anomaly and not math.isfinite(data):
+        raise AnomalyError(_forward_anomaly(op, data, parents), op=op, phase="forward")
+    node = _new(Value)
+    node.data = data
+    node.grad = 0.0
+    if state.grad_enabled:
+        node.parents = parents
+        node.local_grads = local_grads
+    else:
+        node.parents = ()
+        node.local_grads = ()
+    node.op = op
+    node.label = ""
+    node.arg = arg
+    node.scope = state.scope
+    return node
+
+
+def _forward_anomaly(op: str, data: float, parents: tuple) -> str:
+    inputs = ", ".join(f"{p.label or p.op or 'leaf'}={p.data:.6g}" for p in parents)
+    return f"forward: op {op!r} produced {data} from inputs ({inputs})"
+
+
+def _not_a_number(where: str, data: Any) -> str:
+    kind = type(data).__name__
+    if isinstance(data, (list, tuple)) or hasattr(data, "shape"):
+        return f"{where}: expected a single real number, got a {kind} ({data!r:.40}); use Tensor for arrays"
+    return f"{where}: expected a real number, got {kind} ({data!r:.40})"
