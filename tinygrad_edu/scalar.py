@@ -203,8 +203,11 @@ class Value:
 
 def _lift(other: Any, symbol: str) -> Value:
     """``other`` as a Value: numbers become constant leaves; anything else is a TypeError."""
-    if type(other) is Value:
+    kind = type(other)
+    if kind is Value:
         return other
+    if kind is float or kind is int:  # the common case, without the ABC check below
+        return _node(float(other), (), (), "", None)
     if isinstance(other, Value):
         return other
     if isinstance(other, Real):
