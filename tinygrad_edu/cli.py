@@ -1,12 +1,40 @@
-"""The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``)."""
+"""The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
+
+Subcommands::
+
+    tinygrad-edu demo                       # deep sigmoid vs deep ReLU: graphs, chart, table
+    tinygrad-edu graph "tanh(w*x + b)" --set x=0.5 --set w=-1.5 --set b=0.8
+    tinygrad-edu experiment list            # the classic experiments
+    tinygrad-edu experiment nielsen [--json] [--quick]
+
+Every subcommand takes ``--seed N`` and ``--out DIR`` (pictures; default ``out/``). Progress on
+long work goes to stderr, so ``--json`` output on stdout stays machine-readable. Bad input
+(arguments, expressions, experiment names, an output directory that cannot be written) prints
+one message on stderr and exits with status 2, without a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
-from .graph import trace
+from . import experiments
+from .errors import PathLimitError, TinygradEduError
+from .experiments.common import stderr_progress
+from .expr import FUNCTIONS, ExpressionError, parse, parse_assignment
+from .graph import fmt, trace
 from .scalar import Value
+
+PROG = "tinygrad-edu"
+FORMATS = ("svg", "png", "pdf", "dot")
+EXIT_USAGE = 2  # bad arguments or input, as argparse uses
+EXIT_FAILURE = 1  # the work itself failed (e.g. no Graphviz renderer)
+
+
+class UsageError(TinygradEduError, ValueError):
+    """Bad command-line input found after argument parsing (e.g. an unwritable ``--out``)."""
 
 
 def worked_example() -> str:
@@ -27,21 +55,197 @@ def worked_example() -> str:
     return "\n".join(lines).rstrip()
 
 
+# --- argument parsing ------------------------------------------------------------------
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every subcommand takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    common.add_argument(
+        "--out",
+        default="out",
+        metavar="DIR",
+        help="directory for pictures (default: out/; created if needed)",
+    )
+    common.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tinygrad-edu",
+        prog=PROG,
         description="See gradients vanish or explode: autodiff with every chain-rule product visible.",
+        epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("demo", help="print the worked chain-rule example")
+    common = _common()
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="deep sigmoid vs deep ReLU: graphs, gradient-flow chart, σ' chain, per-layer table",
+        description="The main job: an 8-layer sigmoid MLP and an 8-layer ReLU MLP on the same data. "
+        "Writes their annotated graphs (grouped by layer), the gradient-flow chart and a chain of "
+        "sigmoids whose every edge shows σ' ≤ 0.25 into --out, and prints the worked chain-rule "
+        "example and a per-layer gradient table.",
+    )
+    demo.add_argument("--quick", action="store_true", help="smaller nets, fewer pictures (for tests)")
+
+    graph = sub.add_parser(
+        "graph",
+        parents=[common],
+        help="draw the graph of a scalar expression after backward",
+        description="Parse a scalar expression safely (no eval), run backward, draw the graph with "
+        "every edge labelled by its local derivative, and print the chain rule for each variable. "
+        "Functions: " + ", ".join(sorted(FUNCTIONS)) + ".",
+        epilog='example: tinygrad-edu graph "tanh(w*x + b)" --set x=0.5 --set w=-1.5 --set b=0.8',
+    )
+    graph.add_argument("expression", metavar="EXPR", help='e.g. "sigmoid(x)**2 / (1 + exp(-y))"')
+    graph.add_argument(
+        "--set",
+        dest="values",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="value of a variable (repeat for each variable)",
+    )
+    graph.add_argument("--wrt", action="append", metavar="NAME", help="only these variables' chain rule")
+    graph.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
+    graph.add_argument("--name", default="graph", help="file name without suffix (default: graph)")
+
+    experiment = sub.add_parser(
+        "experiment",
+        parents=[common],
+        help="run a classic experiment ('experiment list' lists them)",
+        description="Run one of the classic experiments: prints its table, writes its pictures into "
+        "--out; with --json prints only the measured numbers as JSON on stdout. Experiments: "
+        + ", ".join(experiments.names())
+        + ".",
+    )
+    experiment.add_argument("name", nargs="?", metavar="NAME", help="experiment name, or 'list'")
+    experiment.add_argument("--list", action="store_true", help="list the experiments and exit")
+    experiment.add_argument("--json", action="store_true", help="print only the measured numbers, as JSON")
+    experiment.add_argument("--quick", action="store_true", help="a smaller, faster version (seconds)")
+    experiment.add_argument("--no-pictures", action="store_true", help="measure only, write no files")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        print(worked_example())
+# --- commands ----------------------------------------------------------------------------
+
+
+def _output_dir(out: str) -> Path:
+    """Create ``out`` and prove it can be written to, before any long work starts."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".tinygrad-edu-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(f"cannot write to --out {out!r}: {reason}") from None
+    return path
+
+
+def _progress(args: argparse.Namespace, prefix: str):
+    return None if args.quiet else stderr_progress(prefix)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .experiments import demo
+
+    out = _output_dir(args.out)
+    report = demo.run(seed=args.seed, quick=args.quick, out=out, progress=_progress(args, "demo"))
+    print(demo.text(report))
     return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    expression = parse(args.expression)
+    values: dict[str, float] = {}
+    for text in args.values:
+        name, value = parse_assignment(text)
+        if name in values:
+            raise ExpressionError(f"--set {name}=... is given twice")
+        values[name] = value
+    wrt = args.wrt or list(expression.variables)
+    unknown = [name for name in wrt if name not in expression.variables]
+    if unknown:
+        raise ExpressionError(
+            f"--wrt {', '.join(unknown)}: not a variable of the expression "
+            f"(its variables: {', '.join(expression.variables) or 'none'})"
+        )
+    out = _output_dir(args.out)
+    root, leaves = expression.build(values, label="f")
+    root.backward()
+    graph = trace(root)
+
+    print(f"f = {expression.source}")
+    if values:
+        print("with " + ", ".join(f"{name} = {fmt(values[name])}" for name in expression.variables))
+    print(f"f = {fmt(root.data)}")
+    for name in wrt:
+        print()
+        try:
+            print(graph.chain_rule_text(leaves[name]))
+        except PathLimitError as error:
+            print(f"df/d{name} = {fmt(leaves[name].grad)}    ({error.count} paths: too many to list)")
+
+    path = out / f"{args.name}.{args.format}"
+    import viz
+
+    viz.render(root, path)
+    print(f"\nwrote {path}")
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    if args.list or args.name == "list":
+        width = max(len(name) for name in experiments.REGISTRY)
+        for name, title in experiments.REGISTRY.items():
+            print(f"{name.ljust(width)}  {title}")
+        return 0
+    if args.name is None:
+        raise UsageError(f"give an experiment NAME; known experiments: {', '.join(experiments.names())}")
+    module = experiments.load(args.name)  # UnknownExperiment → exit 2
+    out = None if args.no_pictures else _output_dir(args.out)
+    progress = _progress(args, args.name)
+    result = module.run(seed=args.seed, quick=args.quick, out=out, progress=progress)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(module.table(result))
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "graph": cmd_graph, "experiment": cmd_experiment}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 2 bad input, 1 failure)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed usage (or --help) already
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except (ExpressionError, UsageError, experiments.UnknownExperiment) as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except TinygradEduError as error:  # e.g. no Graphviz renderer installed
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except ImportError as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -120,12 +120,17 @@ class Expression:
     tree: ast.Expression
     variables: tuple[str, ...]
 
-    def build(self, values: Mapping[str, Any]) -> tuple[Value, dict[str, Value]]:
+    def build(self, values: Mapping[str, Any], label: str | None = None) -> tuple[Value, dict[str, Value]]:
         """Build the ``Value`` graph with ``values`` for the variables.
 
+        Args:
+            values: a number per variable name.
+            label: the output node's label (default: the source, shortened).
+
         Returns:
-            ``(root, leaves)``: the output node (labelled with the source, shortened) and the
-            leaf ``Value`` of each variable by name.
+            ``(root, leaves)``: the output node and the leaf ``Value`` of each variable by name.
+            The output is always an operation node: a bare variable or number ``e`` is built
+            as ``e + 0``, so the output never *is* one of the leaves.
 
         Raises:
             ExpressionError: a variable without a value, a value for an unknown variable, or a
@@ -133,10 +138,9 @@ class Expression:
         """
         leaves = _leaves(self, values)
         root = _Builder(self.source, leaves).build(self.tree.body)
-        if root.op == "" and not root.label:  # the expression is a bare number
+        if not root.parents:
             root = root + 0.0
-        if not root.label:
-            root.label = _short_label(self.source)
+        root.label = _short_label(self.source) if label is None else label
         return root, leaves
 
 
@@ -164,9 +168,11 @@ def parse(source: str) -> Expression:
     return Expression(text, tree, variables)
 
 
-def build(source: str, values: Mapping[str, Any]) -> tuple[Value, dict[str, Value]]:
-    """``parse(source).build(values)``: the graph of ``source`` and its leaf per variable."""
-    return parse(source).build(values)
+def build(
+    source: str, values: Mapping[str, Any], label: str | None = None
+) -> tuple[Value, dict[str, Value]]:
+    """``parse(source).build(values, label)``: the graph of ``source`` and its leaf per variable."""
+    return parse(source).build(values, label)
 
 
 def parse_assignment(text: str) -> tuple[str, float]:

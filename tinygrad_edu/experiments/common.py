@@ -1,0 +1,163 @@
+"""What every experiment shares: the result schema, progress messages, tables and output files.
+
+The result of every experiment's ``run()`` is a JSON-ready dict with exactly four keys::
+
+    {
+      "experiment": "nielsen",          # the name, as in ``tinygrad-edu experiment NAME``
+      "seed": 0,                        # the seed everything random was drawn from
+      "config": {...},                  # the settings (sizes, learning rate, epochs, quick ...)
+      "results": {...}                  # the measured numbers; keys listed in RESULT_KEYS
+    }
+
+Values are numbers, strings, booleans, lists and dicts only. A non-finite measurement (a loss
+that diverged to NaN, an overflowed norm) is written as ``null``: JSON has no NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Progress = Callable[[str], None]
+
+TOP_LEVEL_KEYS = ("experiment", "seed", "config", "results")
+
+
+def make_result(name: str, seed: int, config: Mapping[str, Any], results: Mapping[str, Any]) -> dict:
+    """The JSON-ready result dict of an experiment (numpy numbers → Python, NaN/inf → None)."""
+    return {"experiment": name, "seed": int(seed), "config": jsonable(config), "results": jsonable(results)}
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars/arrays turned into Python numbers/lists and NaN/inf into None."""
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"cannot put {type(value).__name__} into an experiment result")
+
+
+def validate(result: Any, result_keys: Iterable[str] | None = None) -> None:
+    """Check ``result`` against the schema above; raise ``ValueError`` saying what is wrong."""
+    if not isinstance(result, dict):
+        raise ValueError(f"an experiment result is a dict, got {type(result).__name__}")
+    if tuple(result) != TOP_LEVEL_KEYS:
+        raise ValueError(f"result keys must be {TOP_LEVEL_KEYS}, got {tuple(result)}")
+    if not isinstance(result["experiment"], str):
+        raise ValueError("result['experiment'] must be a str")
+    if isinstance(result["seed"], bool) or not isinstance(result["seed"], int):
+        raise ValueError("result['seed'] must be an int")
+    for part in ("config", "results"):
+        if not isinstance(result[part], dict):
+            raise ValueError(f"result[{part!r}] must be a dict")
+    if result_keys is not None and set(result["results"]) != set(result_keys):
+        raise ValueError(f"results keys {sorted(result['results'])} differ from {sorted(result_keys)}")
+    _check_leaves(result, "result")
+
+
+def _check_leaves(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: key {key!r} is not a str")
+            _check_leaves(item, f"{where}[{key!r}]")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_leaves(item, f"{where}[{index}]")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is {value}; non-finite numbers are written as null")
+    elif not (value is None or isinstance(value, (str, int, bool))):
+        raise ValueError(f"{where} has type {type(value).__name__}")
+
+
+# --- progress -------------------------------------------------------------------------
+
+
+def say(progress: Progress | None, message: str) -> None:
+    """Send a progress message (the command line prints them on stderr)."""
+    if progress is not None:
+        progress(message)
+
+
+def stderr_progress(prefix: str) -> Progress:
+    """A progress callback that prints ``[prefix] message`` on stderr."""
+    return _StderrProgress(prefix)
+
+
+class _StderrProgress:
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def __call__(self, message: str) -> None:
+        print(f"[{self.prefix}] {message}", file=sys.stderr, flush=True)
+
+
+# --- tables ---------------------------------------------------------------------------
+
+
+def number(value: Any, digits: int = 3) -> str:
+    """A measured number for a table: 3 significant digits, ``nan`` for None."""
+    if value is None:
+        return "nan"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.{digits - 1}e}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> str:
+    """An aligned text table (numbers right-aligned), optionally under a title line."""
+    cells = [[str(h) for h in headers]] + [
+        [number(c) if not isinstance(c, str) else c for c in r] for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [title] if title else []
+    lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells[0], widths)).rstrip())
+    lines.append("  ".join("-" * width for width in widths))
+    for row in cells[1:]:
+        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+    return "\n".join(lines)
+
+
+# --- files ----------------------------------------------------------------------------
+
+
+def output_dir(out: str | os.PathLike | None) -> Path | None:
+    """``out`` as a created directory (None stays None: no pictures)."""
+    if out is None:
+        return None
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def rng(seed: int) -> np.random.Generator:
+    """The experiment's random generator (numpy PCG64, so results are reproducible)."""
+    return np.random.default_rng(seed)
+
+
+def median(values: Iterable[float]) -> float:
+    return float(np.median(np.asarray(list(values), dtype=np.float64)))
