@@ -1,0 +1,54 @@
+"""viz: pictures of tinygrad_edu graphs where every edge carries its local derivative.
+
+::
+
+    import viz
+    dot = viz.draw(y)               # a graphviz.Digraph; dot.source is DOT text (no Graphviz needed)
+    viz.render(y, "graph.svg")      # svg / png / pdf / dot, chosen by the suffix
+    viz.render(y, "a.png", highlight="a")          # a's paths to the root with running products
+    viz.gradient_flow_chart(model_graph, "flow.svg")  # ‖grad‖ per layer against depth (matplotlib)
+
+Node colour is log10 ‖grad‖ relative to the root's gradient (blue: shrunk, red: grown, magenta:
+nan, black: inf); edge colour and width follow the gradient that flowed along the edge. Large
+graphs are grouped by name scope (layer) or depth band. The engine never imports this package.
+
+Modules: :mod:`viz.scene` (what is shown, as data: reusable by other front ends),
+:mod:`viz.dot` (DOT), :mod:`viz.style` (colours, numbers, escaping), :mod:`viz.grouping`,
+:mod:`viz.backends` (system ``dot`` or pygraphviz), :mod:`viz.render`, :mod:`viz.flow`.
+"""
+
+from .backends import available as available_renderers
+from .dot import Drawing, draw
+from .errors import (
+    ChartsUnavailable,
+    GraphTooLarge,
+    OutputPathError,
+    RenderError,
+    RendererNotFound,
+    UnsupportedFormat,
+    VizError,
+)
+from .flow import gradient_flow_chart, layer_norms
+from .render import render
+from .scene import DrawOptions, EdgeView, NodeView, Scene, build_scene
+
+__all__ = [
+    "draw",
+    "render",
+    "gradient_flow_chart",
+    "layer_norms",
+    "build_scene",
+    "Scene",
+    "NodeView",
+    "EdgeView",
+    "DrawOptions",
+    "Drawing",
+    "available_renderers",
+    "VizError",
+    "RendererNotFound",
+    "RenderError",
+    "UnsupportedFormat",
+    "OutputPathError",
+    "GraphTooLarge",
+    "ChartsUnavailable",
+]

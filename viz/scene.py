@@ -1,0 +1,587 @@
+"""What a drawing shows, as plain data: one :class:`NodeView` per box, one :class:`EdgeView` per arrow.
+
+:func:`build_scene` reads a traced graph and decides every text, colour and width; the DOT
+writer (:mod:`viz.dot`) and any other front end (such as an HTML viewer) only lay the scene
+out. Ids are stable: node ``n{k}`` and edge ``e{k}_{i}`` (operand ``i`` of node ``k``) use the
+engine's :attr:`Graph.ids`, groups are ``g{k}``; the same graph gives the same scene.
+
+What each piece says:
+
+* node — its label and op symbol, its value (scalars) or shape and a short summary (tensors),
+  and after backward its gradient; the fill colour encodes log10 ‖grad‖ relative to the root's;
+* edge — the local derivative ∂child/∂parent (scalars: the number; tensors: the formula and a
+  summary such as ``mean|·|`` of an elementwise derivative), and after backward the gradient
+  that flowed along it (``local × upstream``) and its gain ‖flowed‖ / ‖upstream‖; colour and
+  width encode log10 of the gradient that flowed. ``a*a`` has two edges, one per operand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu import rules
+from tinygrad_edu.graph import Graph, trace
+
+from . import style
+from .errors import GraphTooLarge
+from .grouping import Group, aggregate_norms, combine_norms, group_nodes
+
+DIRECTIONS = ("BT", "TB", "LR", "RL")
+GROUP_MODES = ("auto", "scope", "depth")
+
+
+@dataclass(frozen=True)
+class DrawOptions:
+    """Every option of :func:`viz.draw`, checked once (see its docstring for their meaning)."""
+
+    direction: str = "BT"
+    max_nodes: int = 200
+    group: str | None = "auto"
+    max_groups: int = 40
+    highlight: Any = None
+    show_grad: bool = True
+    show_gain: bool = True
+    show_formula: bool | None = None
+    legend: bool = True
+    decades: float = style.DEFAULT_DECADES
+    title: str | None = None
+    path_limit: int = 1000
+    size: tuple = (40.0, 40.0)
+    dpi: float = 96.0
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"draw: direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        _check_int("max_nodes", self.max_nodes, 1)
+        _check_int("max_groups", self.max_groups, 2)
+        _check_int("path_limit", self.path_limit, 1)
+        if self.group is not None and self.group not in GROUP_MODES:
+            raise ValueError(f"draw: group must be None or one of {GROUP_MODES}, got {self.group!r}")
+        for name in ("show_grad", "show_gain", "legend"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"draw: {name} must be True or False, got {getattr(self, name)!r}")
+        if self.show_formula is not None and not isinstance(self.show_formula, bool):
+            raise TypeError(f"draw: show_formula must be None, True or False, got {self.show_formula!r}")
+        if not _positive(self.decades):
+            raise ValueError(f"draw: decades must be a positive finite number, got {self.decades!r}")
+        if self.title is not None and not isinstance(self.title, str):
+            raise TypeError(f"draw: title must be a str, got {type(self.title).__name__}")
+        if not (
+            isinstance(self.size, (tuple, list)) and len(self.size) == 2 and all(map(_positive, self.size))
+        ):
+            raise ValueError(f"draw: size must be (width, height) in inches, got {self.size!r}")
+        if not _positive(self.dpi):
+            raise ValueError(f"draw: dpi must be a positive number, got {self.dpi!r}")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"draw: {name} must be an int, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"draw: {name} must be at least {minimum}, got {value}")
+
+
+def _positive(x: Any) -> bool:
+    return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One box of the drawing.
+
+    Attributes:
+        id: stable DOT name (``n{k}`` with k from :attr:`Graph.ids`, ``g{k}`` for a group).
+        kind: ``"scalar"``, ``"tensor"`` or ``"group"``.
+        title: the node's label, or the group's name ("" when unlabelled).
+        symbol: the op glyph from the rule table (``"σ"``, ``"×"``; "" for a leaf).
+        rows: ``(name, text)`` lines shown under the title, e.g. ``("grad", "0.25")``.
+        depth: distance from the root (the smallest member depth for a group).
+        magnitude: ‖grad‖ (aggregate for a group); None before backward or without gradient.
+        status: ``none`` / ``zero`` / ``finite`` / ``nan`` / ``inf`` (from ``magnitude``).
+        fill, font: colours. on_path: highlight mode, on a highlighted path. faded: off it.
+        members: for a group, the ids of its nodes; for a node, its own id.
+    """
+
+    id: str
+    kind: str
+    title: str
+    symbol: str
+    rows: tuple
+    depth: int
+    magnitude: float | None
+    status: str
+    fill: str
+    font: str
+    on_path: bool = False
+    faded: bool = False
+    target: bool = False
+    members: tuple = ()
+
+
+@dataclass(frozen=True)
+class EdgeView:
+    """One arrow ``tail → head`` (from the operand to the node that used it).
+
+    Attributes:
+        id: ``e{k}_{i}``: operand ``i`` of node ``n{k}``; ``ge{a}_{b}`` between groups.
+        tail, head: node ids. index: operand position (``-1`` for a group edge).
+        rows: text lines of the label (local derivative first).
+        local: the local derivative as a number when it is one (scalars), else None.
+        magnitude: ‖gradient that flowed‖ (None before backward). gain: its gain, if known.
+        running: highlight mode, the running product of locals from the root (scalars).
+        colour, width, dashed: how the line is drawn. count: edges merged (groups).
+    """
+
+    id: str
+    tail: str
+    head: str
+    index: int
+    rows: tuple
+    local: float | None
+    magnitude: float | None
+    gain: float | None
+    status: str
+    colour: str
+    width: float
+    dashed: bool = False
+    on_path: bool = False
+    faded: bool = False
+    running: float | None = None
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything to draw: nodes, edges, rank rows, and what the legend must explain."""
+
+    nodes: tuple
+    edges: tuple
+    ranks: tuple  # ((depth, (ids...)), ...) for an ungrouped drawing, () when grouped
+    kind: str  # "scalar" or "tensor"
+    grouped: str | None  # None, "scope" or "depth"
+    has_grad: bool
+    reference: float
+    highlight: str | None  # id of the highlighted node
+    options: DrawOptions
+    total_nodes: int = 0
+    notes: tuple = field(default=())
+
+
+# --- entry point -------------------------------------------------------------------------
+
+
+def as_graph(source: Any) -> Graph:
+    """A :class:`Graph` from a graph, a ``Value`` or a ``Tensor`` (TypeError otherwise)."""
+    if isinstance(source, Graph):
+        return source
+    if hasattr(source, "parents") and hasattr(source, "local_grads"):
+        return trace(source)
+    raise TypeError(
+        f"viz: expected a Value, a Tensor or a traced Graph, got {type(source).__name__} ({source!r:.60})"
+    )
+
+
+def build_scene(source: Any, **options: Any) -> Scene:
+    """Decide every text, colour and width of the drawing of ``source`` (see :func:`viz.draw`)."""
+    opts = DrawOptions(**options)
+    graph = as_graph(source)
+    root = graph.root
+    kind = "tensor" if any(_is_array(n.data) for n in graph.nodes) else "scalar"
+    root_grad = style.magnitude(root.grad)
+    has_grad = opts.show_grad and root_grad is not None and root_grad != 0.0
+    reference = root_grad if has_grad and style.status(root_grad) == "finite" else 1.0
+    target = _resolve_highlight(graph, opts.highlight)
+
+    mode = opts.group
+    too_big = len(graph.nodes) > opts.max_nodes
+    if mode is None and too_big:
+        raise GraphTooLarge(
+            f"draw: the graph has {len(graph.nodes)} nodes, more than max_nodes={opts.max_nodes}, "
+            "and group=None turns grouping off; pass group='auto' (the default) to collapse it "
+            "by layer, or a larger max_nodes if you really want every node"
+        )
+    if mode in ("scope", "depth") or (mode == "auto" and too_big):
+        return _grouped_scene(graph, mode, opts, kind, has_grad, reference, target)
+    return _node_scene(graph, opts, kind, has_grad, reference, target)
+
+
+def _resolve_highlight(graph: Graph, highlight: Any) -> Any:
+    if highlight is None:
+        return None
+    if isinstance(highlight, str):
+        try:
+            return graph.find(highlight)
+        except KeyError as exc:
+            raise ValueError(f"draw: highlight={highlight!r}: {exc.args[0]}") from None
+        except ValueError as exc:
+            raise ValueError(f"draw: highlight={highlight!r}: {exc}") from None
+    if highlight not in graph.ids:
+        raise ValueError(f"draw: highlight={highlight!r} is not a node of this graph")
+    return highlight
+
+
+def _descendants(graph: Graph, target: Any) -> set:
+    """``target`` and every node that depends on it: the nodes on its paths to the root."""
+    reached = {target}
+    for node in graph.nodes[graph.ids[target] + 1 :]:
+        if any(p in reached for p in node.parents):
+            reached.add(node)
+    return reached
+
+
+# --- one box per node --------------------------------------------------------------------
+
+
+def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
+    ids = graph.ids
+    show_formula = (kind == "tensor") if opts.show_formula is None else opts.show_formula
+    on_path = _descendants(graph, target) if target is not None else None
+    running, path_sums = _running_products(graph, target, opts.path_limit, kind)
+
+    nodes = []
+    for node in graph.nodes:
+        m = style.magnitude(node.grad) if has_grad and _takes_grad(node) else None
+        fill, font = style.node_colours(m, reference, opts.decades)
+        rows = list(_node_rows(node, has_grad))
+        if node is target and target in path_sums:
+            rows.append(("Σ paths", style.fmt(path_sums[target])))
+        faded = on_path is not None and node not in on_path
+        if faded:
+            fill, font = style.FADED_FILL, style.FADED_TEXT
+        nid = f"n{ids[node]}"
+        nodes.append(
+            NodeView(
+                id=nid,
+                kind="tensor" if _is_array(node.data) else "scalar",
+                title=node.label,
+                symbol=_symbol(node),
+                rows=tuple(rows),
+                depth=graph.depth[node],
+                magnitude=m,
+                status=style.status(m),
+                fill=fill,
+                font=font,
+                on_path=on_path is not None and node in on_path,
+                faded=faded,
+                target=node is target,
+                members=(nid,),
+            )
+        )
+
+    edges = []
+    for edge in graph.edges:
+        key = (ids[edge.child], edge.index)
+        local = edge.local
+        flowed = edge.contribution if has_grad else None
+        m = style.magnitude(flowed) if flowed is not None else None
+        gain = edge.gain if m is not None else None
+        rows = []
+        if key in running:
+            total, count = running[key]
+            text = style.fmt(total) if count == 1 else f"{style.fmt(total)} (Σ of {count} paths)"
+            rows.append(("∏", text))
+        if show_formula and edge.formula:
+            rows.append(("", edge.formula))
+        rows.append(("local", local_text(local)))
+        if m is not None:
+            rows.append(("grad", grad_text(flowed)))
+            if opts.show_gain and gain is not None:
+                rows.append(("gain", "×" + style.fmt(gain)))
+        is_on_path = on_path is not None and edge.parent in on_path
+        faded = on_path is not None and not is_on_path
+        colour = style.FADED_LINE if faded else style.edge_colour(m, reference, opts.decades)
+        width = style.edge_width(m, reference, opts.decades) + (1.5 if is_on_path else 0.0)
+        edges.append(
+            EdgeView(
+                id=f"e{key[0]}_{key[1]}",
+                tail=f"n{ids[edge.parent]}",
+                head=f"n{key[0]}",
+                index=edge.index,
+                rows=tuple(rows),
+                local=float(local) if isinstance(local, Real) else None,
+                magnitude=m,
+                gain=gain,
+                status=style.status(m),
+                colour=colour,
+                width=round(width, 2),
+                dashed=style.status(m) == "zero",
+                on_path=is_on_path,
+                faded=faded,
+                running=running[key][0] if key in running else None,
+            )
+        )
+
+    by_depth: dict = {}
+    for view in nodes:
+        by_depth.setdefault(view.depth, []).append(view.id)
+    ranks = tuple((d, tuple(by_depth[d])) for d in sorted(by_depth))
+    return Scene(
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        ranks=ranks,
+        kind=kind,
+        grouped=None,
+        has_grad=has_grad,
+        reference=reference,
+        highlight=f"n{ids[target]}" if target is not None else None,
+        options=opts,
+        total_nodes=len(graph.nodes),
+        notes=_notes(kind, has_grad, target is not None, None),
+    )
+
+
+def _running_products(graph, target, limit, kind) -> tuple[dict, dict]:
+    """Highlight mode: per edge on a root → target path, the running product of locals.
+
+    For an edge ``parent → child`` the running product along one path is the product of the
+    locals from the root down to and including this edge. Paths that share the same route
+    from the root to this edge share that number, so it is summed over the *distinct* routes
+    (which equals ∂root/∂child × local restricted to routes that continue to the target).
+    Uses the engine's :meth:`Graph.paths` (which refuses past ``limit`` paths). Tensor locals
+    are linear maps, not numbers: no running products there.
+    """
+    if target is None or kind != "scalar":
+        return {}, {}
+    ids = graph.ids
+    route_ids: dict = {}  # (route so far, next edge) -> a small int naming the longer route
+    routes: dict = {}  # edge key -> {route id: running product along that route}
+    total = 0.0
+    for path in graph.paths(target, limit=limit):
+        product = 1.0
+        route = -1  # the empty route at the root
+        for edge in path.edges:
+            key = (ids[edge.child], edge.index)
+            product = product * edge.local
+            route = route_ids.setdefault((route, key), len(route_ids))
+            routes.setdefault(key, {})[route] = product
+        total += path.product
+    running = {key: (math.fsum(found.values()), len(found)) for key, found in routes.items()}
+    return running, {target: total}
+
+
+def _notes(kind: str, has_grad: bool, highlighted: bool, grouped: str | None) -> tuple:
+    """The legend lines that explain this particular drawing."""
+    notes = []
+    if grouped:
+        notes.append("box = a group of nodes: node count, aggregate ‖grad‖ = √Σ‖grad‖²")
+        notes.append("edge between groups: gain = ‖grad‖ of the lower group ÷ ‖grad‖ of the upper one")
+    else:
+        if kind == "tensor":
+            notes.append("node: label = op, shape, data mean and ‖·‖, gradient norm")
+            notes.append("edge: ∂child/∂parent formula, local = its summary (mean|·| or a norm)")
+        else:
+            notes.append("node: label = op, data, grad (∂root/∂node)")
+            notes.append("edge: local = ∂child/∂parent, the factor the chain rule multiplies in")
+        if has_grad:
+            notes.append("grad = local × upstream: what flowed along the edge; gain = ‖grad‖ ÷ ‖upstream‖")
+    if has_grad:
+        notes.append("line width and colour follow log10 ‖grad that flowed‖; dashed = exactly zero")
+    else:
+        notes.append("no gradient yet: call .backward() to colour the picture by gradient size")
+    if highlighted and not grouped:
+        if kind == "scalar":
+            notes.append("∏ = running product of locals from the root (summed over routes)")
+        else:
+            notes.append("highlighted: the paths from the chosen node to the root")
+    return tuple(notes)
+
+
+# --- grouped drawing ---------------------------------------------------------------------
+
+
+def _grouped_scene(graph, mode, opts, kind, has_grad, reference, target) -> Scene:
+    used, groups, group_of = group_nodes(graph, mode, opts.max_groups)
+    if has_grad:
+        aggregate_norms(groups)
+    on_path = _descendants(graph, target) if target is not None else None
+    path_groups = {group_of[n].index for n in on_path} if on_path is not None else None
+
+    nodes = []
+    for group in groups:
+        m = group.norm if has_grad else None
+        fill, font = style.node_colours(m, reference, opts.decades)
+        faded = path_groups is not None and group.index not in path_groups
+        if faded:
+            fill, font = style.FADED_FILL, style.FADED_TEXT
+        depth_text = (
+            str(group.min_depth)
+            if group.min_depth == group.max_depth
+            else f"{group.min_depth}–{group.max_depth}"
+        )
+        rows = [("nodes", f"{len(group.members)} ({group.leaves} leaves)"), ("depth", depth_text)]
+        if m is not None:
+            rows.append(("‖grad‖", style.fmt(m)))
+        nodes.append(
+            NodeView(
+                id=f"g{group.index}",
+                kind="group",
+                title=group.name,
+                symbol="",
+                rows=tuple(rows),
+                depth=group.min_depth,
+                magnitude=m,
+                status=style.status(m),
+                fill=fill,
+                font=font,
+                on_path=path_groups is not None and group.index in path_groups,
+                faded=faded,
+                target=target is not None and group_of[target] is group,
+                members=tuple(f"n{graph.ids[n]}" for n in group.members),
+            )
+        )
+
+    merged: dict = {}  # (parent group, child group) -> [count, flow magnitudes, on a path]
+    for edge in graph.edges:
+        a, b = group_of[edge.parent], group_of[edge.child]
+        if a is b:
+            continue
+        entry = merged.setdefault((a.index, b.index), [0, [], False])
+        entry[0] += 1
+        if has_grad:
+            flowed = edge.contribution
+            entry[1].append(style.magnitude(flowed) if flowed is not None else None)
+        if on_path is not None and edge.parent in on_path:
+            entry[2] = True
+
+    edges = []
+    for (a, b), (count, flows, hit) in merged.items():
+        m = combine_norms(flows) if has_grad else None
+        gain = _group_gain(groups[a], groups[b]) if has_grad else None
+        rows = [("edges", str(count))]
+        if gain is not None:
+            rows.append(("gain", "×" + style.fmt(gain)))
+        if m is not None:
+            rows.append(("grad", style.fmt(m)))
+        faded = on_path is not None and not hit
+        edges.append(
+            EdgeView(
+                id=f"ge{a}_{b}",
+                tail=f"g{a}",
+                head=f"g{b}",
+                index=-1,
+                rows=tuple(rows),
+                local=None,
+                magnitude=m,
+                gain=gain,
+                status=style.status(m),
+                colour=style.FADED_LINE if faded else style.edge_colour(m, reference, opts.decades),
+                width=round(style.edge_width(m, reference, opts.decades) + (1.5 if hit else 0.0), 2),
+                dashed=style.status(m) == "zero",
+                on_path=hit,
+                faded=faded,
+                count=count,
+            )
+        )
+    return Scene(
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        ranks=(),
+        kind=kind,
+        grouped=used,
+        has_grad=has_grad,
+        reference=reference,
+        highlight=f"g{group_of[target].index}" if target is not None else None,
+        options=opts,
+        total_nodes=len(graph.nodes),
+        notes=_notes(kind, has_grad, target is not None, used),
+    )
+
+
+def _group_gain(parent_side: Group, child_side: Group) -> float | None:
+    """‖grad‖ of the parent-side group ÷ ‖grad‖ of the child-side group (None if undefined)."""
+    a, b = parent_side.norm, child_side.norm
+    if a is None or b is None:
+        return None
+    if b == 0.0 or b != b or a != a or (a == math.inf and b == math.inf):
+        return math.nan
+    return a / b
+
+
+# --- texts -------------------------------------------------------------------------------
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray)
+
+
+def _takes_grad(node: Any) -> bool:
+    return bool(getattr(node, "requires_grad", True))
+
+
+def _symbol(node: Any) -> str:
+    """The op glyph, with the op's static argument (``^p`` with p=3 → ``^p p=3``)."""
+    if not node.op:
+        return ""
+    entry = rules.RULES.get(node.op)
+    symbol = entry.symbol if entry is not None else node.op
+    if node.arg is None:
+        return symbol
+    arg = (
+        style.fmt(node.arg)
+        if isinstance(node.arg, Real) and not isinstance(node.arg, bool)
+        else str(node.arg)
+    )
+    return f"{symbol} {arg}" if node.op != "pow_const" else f"^{arg}"
+
+
+def _node_rows(node: Any, has_grad: bool):
+    """``(name, text)`` rows of a node: data (or shape and summary), then the gradient."""
+    data = node.data
+    if _is_array(data):
+        yield ("shape", style.fmt_shape(data.shape) + ("" if data.dtype == np.float64 else f" {data.dtype}"))
+        yield ("data", array_summary(data))
+        if has_grad:
+            if node.grad is None:
+                yield ("grad", "none" if _takes_grad(node) else "not required")
+            else:
+                yield ("grad", grad_text(node.grad))
+    else:
+        yield ("data", style.fmt(data))
+        if has_grad:
+            yield ("grad", style.fmt(node.grad))
+
+
+def array_summary(x: np.ndarray) -> str:
+    """A tensor in one short line: its value when it has one element, else mean and norm."""
+    if x.size == 1:
+        return style.fmt(x.reshape(-1)[0])
+    if x.size == 0:
+        return "empty"
+    with np.errstate(all="ignore"):
+        mean = float(np.mean(x, dtype=np.float64))
+    return f"mean {style.fmt(mean)}, ‖·‖ {style.fmt(style.magnitude(x))}"
+
+
+def grad_text(g: Any) -> str:
+    """A gradient in one short line: the number, or ‖·‖ of an array (its value if one element)."""
+    if isinstance(g, Real):
+        return style.fmt(g)
+    arr = np.asarray(g)
+    if arr.size == 1:
+        return style.fmt(arr.reshape(-1)[0])
+    return "‖·‖ " + style.fmt(style.magnitude(arr))
+
+
+def local_text(local: Any) -> str:
+    """A local derivative in one short line.
+
+    A number prints as itself; an elementwise array as ``mean|·|`` of its entries (for σ that
+    is the mean |σ'|, at most 0.25); a small local object (matmul's ``·Wᵀ`` ...) by its own
+    ``summary()``.
+    """
+    if isinstance(local, Real):
+        return style.fmt(local)
+    if _is_array(local):
+        if local.size == 1:
+            return style.fmt(local.reshape(-1)[0])
+        with np.errstate(all="ignore"):
+            return "mean|·| " + style.fmt(float(np.mean(np.abs(local), dtype=np.float64)))
+    summary = getattr(local, "summary", None)
+    if callable(summary):
+        return str(summary())
+    return type(local).__name__
