@@ -7,14 +7,23 @@ Scalar graphs (:class:`Value`), numpy tensor graphs (:class:`Tensor`), the expli
 
 from .errors import AnomalyError, GradError, PathLimitError, ShapeError, TinygradEduError
 from .graph import Edge, Graph, Path, Step, backward, topological_order, trace, zero_grad
+from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, name_scope, no_grad
 from .rules import RULES
 from .scalar import Value
+from .tensor import Tensor, concatenate, stack
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Value",
+    "Tensor",
+    "concatenate",
+    "stack",
+    "mse_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
     "trace",
     "Graph",
     "Edge",

@@ -1,0 +1,791 @@
+"""``Tensor``: a numpy array as a node of an explicit computation graph.
+
+Same design as :class:`~tinygrad_edu.Value`: a node is plain data — ``data``, ``grad``,
+``parents``, ``local_grads`` (∂self/∂parent at the forward values), ``op``, ``label``,
+``arg``, ``scope`` — and ``backward()`` is the one loop of :mod:`tinygrad_edu.graph`, which
+does ``parent.grad += local * upstream`` on every edge.
+
+What the local derivative of a tensor edge looks like:
+
+* elementwise ops (``+ − × ÷ ** exp tanh σ relu …``) reuse the rules of
+  :mod:`tinygrad_edu.rules`: the local is the elementwise derivative array (``1 − tanh²(x)``),
+  or the other operand for a product. If the operand was broadcast, the local is wrapped in
+  :class:`~tinygrad_edu.jacobians.Unbroadcast`, which sums the product back to the operand's
+  shape and whose ``note`` says over which axes ("summed over axes (0,)");
+* ``@``, reductions, reshapes, indexing, softmax: a small linear map from
+  :mod:`tinygrad_edu.jacobians` (``MatmulLeft`` stores W and applies ``·Wᵀ``), declared with its
+  forward in :mod:`tinygrad_edu.tensor_rules`.
+
+dtypes: float64 by default; float32 stays float32 through every op and its gradient (Python
+numbers in an op take the tensor's dtype); ints and bools become float64. Mixing float32 and
+float64 tensors promotes as numpy does, and the gradient is cast back to each operand's dtype.
+
+Example::
+
+    >>> x = Tensor(np.ones((4, 3))); W = Tensor(np.full((3, 2), 0.5), requires_grad=True)
+    >>> loss = (x @ W).relu().sum(); loss.backward()
+    >>> W.grad.shape
+    (3, 2)
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from . import graph, rules
+from . import tensor_rules as trules
+from .errors import AnomalyError, GradError, ShapeError
+from .jacobians import IDENTITY, Cast, Local, Unbroadcast, index_text
+from .modes import state as _state
+from .numerics import ArrayMath as _AM
+from .scalar import Value
+
+_new = object.__new__
+_ndarray = np.ndarray
+_asarray = np.asarray
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Tensor:
+    """A numpy array in a computation graph. ``Tensor(data, requires_grad=False, label="")``.
+
+    Args:
+        data: numbers, nested lists, a numpy array or a Tensor (copied). float32 stays float32,
+            other floats, ints and bools become float64.
+        requires_grad: whether backward() should fill ``.grad`` for this tensor (and, for
+            results, whether any input needs a gradient).
+        label: a name shown in pictures and messages.
+
+    Raises:
+        TypeError: non-numeric data (strings, None, objects, complex, ragged lists), a
+            ``Value``, a non-bool ``requires_grad`` or a non-str ``label``.
+    """
+
+    __slots__ = (
+        "data",
+        "grad",
+        "parents",
+        "local_grads",
+        "op",
+        "label",
+        "arg",
+        "scope",
+        "requires_grad",
+        "__weakref__",
+    )
+
+    #: What ``grad`` holds before any gradient arrives (read by the backward loop).
+    NO_GRAD = None
+    #: ``ndarray ∘ Tensor`` must call Tensor's reflected operator, not make an object array.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False, label: str = ""):
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
+        if not isinstance(label, str):
+            raise TypeError(f"Tensor: label must be a str, got {type(label).__name__}")
+        self.data: np.ndarray = to_array(data, "Tensor")
+        self.grad: np.ndarray | None = None
+        self.parents: tuple = ()
+        self.local_grads: tuple = ()
+        self.op = ""
+        self.label = label
+        self.arg: Any = None
+        self.scope = _state.scope
+        self.requires_grad = bool(requires_grad)
+
+    # --- array facts ---
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def __len__(self) -> int:
+        if not self.data.ndim:
+            raise TypeError("len() of a 0-d Tensor")
+        return self.data.shape[0]
+
+    # --- arithmetic: the elementwise rules of rules.py, with numpy broadcasting ---
+
+    def __add__(self, other: Any) -> Tensor:
+        return _binary("add", rules.add, self, _lift(other, self, "+"))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _binary("add", rules.add, _lift(other, self, "+"), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _binary("sub", rules.sub, self, _lift(other, self, "-"))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _binary("sub", rules.sub, _lift(other, self, "-"), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _binary("mul", rules.mul, self, _lift(other, self, "*"))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _binary("mul", rules.mul, _lift(other, self, "*"), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _binary("div", rules.div, self, _lift(other, self, "/"))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _binary("div", rules.div, _lift(other, self, "/"), self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        """``x ** p``: a number exponent is a constant of the node (``arg``); a tensor exponent
+        gets an edge (∂/∂p = xᵖ·ln x)."""
+        kind = exponent.__class__
+        if kind is int or kind is float:
+            return _unary("pow_const", rules.pow_const, self, exponent)
+        if isinstance(exponent, (Tensor, Value, np.ndarray, list)):
+            return _binary("pow", rules.pow_, self, _lift(exponent, self, "**"))
+        if isinstance(exponent, Real) and not isinstance(exponent, bool):
+            value = exponent.item() if isinstance(exponent, np.generic) else exponent
+            return _unary("pow_const", rules.pow_const, self, value)
+        raise TypeError(
+            f"Tensor ** exponent: the exponent must be a real number or a Tensor, "
+            f"got {type(exponent).__name__} ({exponent!r:.40})"
+        )
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return _binary("pow", rules.pow_, _lift(base, self, "**"), self)
+
+    def __neg__(self) -> Tensor:
+        return _unary("neg", rules.neg, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _unary("abs", rules.abs_, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _matmul(self, _lift(other, self, "@"))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _matmul(_lift(other, self, "@"), self)
+
+    # --- elementwise functions (maths in rules.py) ---
+
+    def exp(self) -> Tensor:
+        """eˣ; local derivative eˣ."""
+        return _unary("exp", rules.exp, self)
+
+    def log(self) -> Tensor:
+        """ln x; local derivative 1/x."""
+        return _unary("log", rules.log, self)
+
+    def sqrt(self) -> Tensor:
+        """√x; local derivative 1/(2√x)."""
+        return _unary("sqrt", rules.sqrt, self)
+
+    def tanh(self) -> Tensor:
+        """tanh x; local derivative 1 − tanh²x."""
+        return _unary("tanh", rules.tanh, self)
+
+    def sigmoid(self) -> Tensor:
+        """σ(x) (stable for ±1000); local derivative σ(x)(1 − σ(x)) ≤ 0.25."""
+        return _unary("sigmoid", rules.sigmoid, self)
+
+    def relu(self) -> Tensor:
+        """max(x, 0); local derivative 1 where x > 0, else 0."""
+        return _unary("relu", rules.relu, self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Tensor:
+        """x where x > 0, else slope·x; local derivative 1 or slope."""
+        if not isinstance(slope, Real) or isinstance(slope, bool) or not np.isfinite(slope):
+            raise TypeError(f"leaky_relu: slope must be a finite real number, got {slope!r}")
+        return _unary("leaky_relu", rules.leaky_relu, self, float(slope))
+
+    def softplus(self) -> Tensor:
+        """ln(1 + eˣ); local derivative σ(x)."""
+        return _unary("softplus", rules.softplus, self)
+
+    def log_sigmoid(self) -> Tensor:
+        """ln σ(x) (stable for ±1000); local derivative 1 − σ(x)."""
+        return _unary("log_sigmoid", rules.log_sigmoid, self)
+
+    def abs(self) -> Tensor:
+        """|x|; local derivative sign(x) (0 at 0)."""
+        return _unary("abs", rules.abs_, self)
+
+    def sin(self) -> Tensor:
+        """sin x; local derivative cos x."""
+        return _unary("sin", rules.sin, self)
+
+    def cos(self) -> Tensor:
+        """cos x; local derivative −sin x."""
+        return _unary("cos", rules.cos, self)
+
+    # --- reductions (tensor_rules.py) ---
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Σ over ``axis`` (None: all; int; tuple). Local derivative 1, spread back."""
+        return _apply("sum", trules.sum_, (self,), _reduce_arg("sum", self, axis, keepdims))
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis``. Local derivative 1/n."""
+        arg = _reduce_arg("mean", self, axis, keepdims)
+        _refuse_empty("mean", self, arg.axis)
+        return _apply("mean", trules.mean, (self,), arg)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``. Local derivative: 1 at the arg-max; NOTE ties split evenly."""
+        arg = _reduce_arg("max", self, axis, keepdims)
+        _refuse_empty("max", self, arg.axis)
+        return _apply("max", trules.max_, (self,), arg)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """ln Σ eˣ over ``axis``, stable (max subtracted). Local derivative softmax(x)."""
+        arg = _reduce_arg("logsumexp", self, axis, keepdims)
+        _refuse_empty("logsumexp", self, arg.axis)
+        return _apply("logsumexp", trules.logsumexp, (self,), arg)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """softmax along ``axis``, stable. Local derivative softmax(x)ᵢ(δᵢⱼ − softmax(x)ⱼ)."""
+        return _apply("softmax", trules.softmax, (self,), _one_axis("softmax", self, axis))
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """log softmax along ``axis``, stable. Local derivative δᵢⱼ − softmax(x)ⱼ."""
+        return _apply("log_softmax", trules.log_softmax, (self,), _one_axis("log_softmax", self, axis))
+
+    # --- shape ops ---
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same elements in a new shape (``reshape(2, 3)`` or ``reshape((2, -1))``)."""
+        return _apply("reshape", trules.reshape, (self,), _new_shape(self, shape))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute the axes (``transpose()`` reverses them, as numpy)."""
+        return _apply("transpose", trules.transpose, (self,), _permutation("transpose", self, axes))
+
+    def permute(self, *axes: Any) -> Tensor:
+        """Permute the axes into the given order (every axis named once)."""
+        if not axes:
+            raise TypeError("permute: give the new order of the axes, e.g. permute(1, 0)")
+        return _apply("transpose", trules.transpose, (self,), _permutation("permute", self, axes))
+
+    @property
+    def T(self) -> Tensor:
+        """The axes reversed (a matrix transpose for 2-D)."""
+        return self.transpose()
+
+    def __getitem__(self, index: Any) -> Tensor:
+        """Basic slicing and integer/boolean array indexing, as numpy. Gradients of positions
+        picked more than once accumulate."""
+        index = _normalize_index(index)
+        try:
+            return _apply("getitem", trules.getitem, (self,), index)
+        except IndexError as error:
+            raise IndexError(
+                f"getitem: index [{index_text(index)}] does not fit a tensor of shape {self.shape}: {error}"
+            ) from None
+
+    # --- gradients ---
+
+    def backward(self, grad: Any = None) -> None:
+        """Fill ``.grad`` of every tensor this one depends on with ∂self/∂tensor.
+
+        ``grad`` is the gradient to start from; it may be omitted only for a single-number
+        tensor (it is then 1). Leaf gradients accumulate across calls, as in PyTorch.
+        """
+        graph.backward(self, grad)
+
+    def seed_grad(self, grad: Any) -> np.ndarray:
+        """The gradient the backward pass starts from (a fresh array of ``data``'s shape/dtype).
+
+        Raises:
+            GradError: nothing to differentiate, ``grad`` omitted on a tensor of more than one
+                element, or ``grad`` of another shape.
+            TypeError: non-numeric ``grad``.
+        """
+        shape = self.data.shape
+        if not self.requires_grad:
+            raise GradError(
+                f"backward: {graph.describe(self)} (shape {shape}) does not require grad: no tensor it "
+                "was computed from has requires_grad=True, or it was computed under no_grad()"
+            )
+        if grad is None:
+            if self.data.size == 1:
+                return np.ones(shape, self.data.dtype)
+            raise GradError(
+                f"backward: {graph.describe(self)} has shape {shape}, not a single number, so there is no "
+                f"default gradient; pass backward(grad) with an array of shape {shape} "
+                f"(e.g. np.ones({shape}) to differentiate the sum)"
+            )
+        if isinstance(grad, Tensor):
+            grad = grad.data
+        array = to_array(grad, "backward: grad")
+        if array.shape != shape:
+            raise GradError(
+                f"backward: grad has shape {array.shape} but {graph.describe(self)} has shape {shape}; "
+                "they must be equal"
+            )
+        return array.astype(self.data.dtype, copy=False)
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` of this tensor and of every tensor it depends on back to None."""
+        graph.zero_grad(self)
+
+    # --- conversions ---
+
+    def item(self) -> float:
+        """The single number of a one-element tensor, as a Python float."""
+        if self.data.size != 1:
+            raise ShapeError(
+                f"item: only a tensor with one element is a number; this one has shape {self.shape}"
+            )
+        return float(self.data.reshape(()))
+
+    def __float__(self) -> float:
+        return self.item()
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The data array itself (shared, not copied)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, outside the graph (requires_grad False)."""
+        node = _node(self.data, "", None, (), None)
+        node.label = self.label
+        return node
+
+    def __repr__(self) -> str:
+        parts = [f"shape={self.shape}", f"dtype={self.dtype}"]
+        if self.op:
+            parts.append(f"op={self.op!r}")
+        if self.label:
+            parts.append(f"label={self.label!r}")
+        if self.requires_grad:
+            parts.append("requires_grad=True")
+        return f"Tensor({_data_text(self.data)}, {', '.join(parts)})"
+
+
+# --- module-level ops -------------------------------------------------------------------------
+
+
+def concatenate(tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors along an existing ``axis``; each input's gradient is its slice of the upstream."""
+    tensors = _tensor_list("concatenate", tensors)
+    ndim = tensors[0].ndim
+    shapes = [t.shape for t in tensors]
+    if ndim == 0 or any(t.ndim != ndim for t in tensors):
+        raise ShapeError(
+            f"concatenate: needs tensors with the same number (≥ 1) of axes, got shapes {shapes}"
+        )
+    axis = _check_axis("concatenate", axis, tensors[0].shape)
+    others = {s[:axis] + s[axis + 1 :] for s in shapes}
+    if len(others) > 1:
+        raise ShapeError(f"concatenate: shapes {shapes} must agree on every axis except axis {axis}")
+    return _apply("concatenate", trules.concatenate, tuple(tensors), axis)
+
+
+def stack(tensors: Any, axis: int = 0) -> Tensor:
+    """Join equally shaped tensors along a new ``axis``; input i's gradient is upstream[..., i, ...]."""
+    tensors = _tensor_list("stack", tensors)
+    shapes = [t.shape for t in tensors]
+    if len(set(shapes)) > 1:
+        raise ShapeError(f"stack: all tensors must have the same shape, got {shapes}")
+    axis = _check_axis("stack", axis, shapes[0] + (1,))
+    return _apply("stack", trules.stack, tuple(tensors), axis)
+
+
+# --- conversion ------------------------------------------------------------------------------
+
+
+def to_array(data: Any, where: str) -> np.ndarray:
+    """``data`` as a fresh float32/float64 array, or a TypeError that says what is wrong."""
+    if isinstance(data, Tensor):
+        data = data.data
+    elif isinstance(data, Value):
+        raise TypeError(
+            f"{where}: cannot mix Value and Tensor: got {data!r}; pass value.data (a float) to make a Tensor"
+        )
+    if data is None:
+        raise TypeError(f"{where}: expected numbers, got None")
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"{where}: expected numbers, got a {type(data).__name__} ({data!r:.40})")
+    if isinstance(data, np.ndarray):
+        array = data
+    else:
+        try:
+            array = np.asarray(data)
+        except ValueError as error:
+            raise TypeError(
+                f"{where}: ragged data (nested sequences of different lengths) cannot form an array: {error}"
+            ) from None
+    kind = array.dtype.kind
+    if kind == "f":
+        dtype = array.dtype if array.dtype in _FLOATS else np.dtype(np.float64)
+    elif kind in "biu":
+        dtype = np.dtype(np.float64)
+    elif kind == "c":
+        raise TypeError(f"{where}: complex numbers are not supported (got dtype {array.dtype})")
+    elif kind == "O":
+        raise TypeError(_object_message(where, array))
+    else:
+        raise TypeError(f"{where}: expected numeric data, got dtype {array.dtype} ({data!r:.40})")
+    return np.array(array, dtype=dtype, copy=True)
+
+
+def _object_message(where: str, array: np.ndarray) -> str:
+    items = list(array.flat)
+    if any(isinstance(item, Value) for item in items):
+        return f"{where}: cannot mix Value and Tensor: the data holds Values; use [v.data for v in values]"
+    if any(isinstance(item, Tensor) for item in items):
+        return f"{where}: the data holds Tensors; join tensors with tinygrad_edu.stack or concatenate"
+    odd = next((item for item in items if not isinstance(item, (Real, np.number))), None)
+    if odd is None and items:
+        return f"{where}: ragged or mixed data cannot form a numeric array"
+    return f"{where}: expected numbers, found {type(odd).__name__} ({odd!r:.40}) in the data"
+
+
+def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
+    """``other`` as a Tensor operand: numbers become constants of ``like``'s dtype (so float32
+    stays float32), arrays are converted; anything else is a TypeError."""
+    kind = other.__class__
+    if kind is Tensor:
+        return other
+    if kind is float or kind is int:
+        return _constant(other, like.data.dtype)
+    if isinstance(other, Tensor):
+        return other
+    if isinstance(other, Value):
+        raise TypeError(
+            f"cannot mix Value and Tensor in {symbol!r}: use Tensor(value.data), or tensor.item() for a Value"
+        )
+    if isinstance(other, (Real, np.bool_)) and not isinstance(other, np.ndarray):
+        return _constant(other, like.data.dtype)
+    if isinstance(other, (np.ndarray, list, tuple)):
+        return Tensor(other)
+    raise TypeError(
+        f"unsupported operand for Tensor {symbol!r}: {type(other).__name__} ({other!r:.40}); "
+        "expected a Tensor, a real number or a numpy array"
+    )
+
+
+def _constant(value: Any, dtype: np.dtype) -> Tensor:
+    node = _new(Tensor)
+    node.data = _asarray(value, dtype)
+    node.grad = None
+    node.parents = ()
+    node.local_grads = ()
+    node.op = ""
+    node.label = ""
+    node.arg = None
+    node.scope = _state.scope
+    node.requires_grad = False
+    return node
+
+
+# --- node construction (the hot path: no validation here) ---------------------------------------
+
+
+def _node(data: np.ndarray, op: str, arg: Any, inputs: tuple, local_grads: tuple | None) -> Tensor:
+    """A result node. ``local_grads`` None means "not recorded": a leaf without parents."""
+    if _state.anomaly:
+        _check_forward(op, data, inputs)
+    node = _new(Tensor)
+    node.data = data
+    node.grad = None
+    if local_grads is None:
+        node.parents = ()
+        node.local_grads = ()
+        node.requires_grad = False
+    else:
+        node.parents = inputs
+        node.local_grads = local_grads
+        node.requires_grad = True
+    node.op = op
+    node.label = ""
+    node.arg = arg
+    node.scope = _state.scope
+    return node
+
+
+def _unary(op: str, compute: Any, x: Tensor, arg: Any = None) -> Tensor:
+    if arg is None:
+        out, (local,) = compute(_AM, x.data)
+    else:
+        out, (local,) = compute(_AM, x.data, arg)
+    if out.__class__ is not _ndarray:
+        out = _asarray(out)
+    if x.requires_grad and _state.grad_enabled:
+        if not out.shape:  # numpy gives bare scalars for 0-d products; a gradient is an ndarray
+            local = Unbroadcast(local, (), ())
+        return _node(out, op, arg, (x,), (local,))
+    return _node(out, op, arg, (x,), None)
+
+
+def _binary(op: str, compute: Any, a: Tensor, b: Tensor) -> Tensor:
+    ad = a.data
+    bd = b.data
+    try:
+        out, (la, lb) = compute(_AM, ad, bd)
+    except ValueError:
+        _check_broadcast(op, ad.shape, bd.shape)
+        raise
+    if out.__class__ is not _ndarray:
+        out = _asarray(out)
+    if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
+        # An edge into a tensor without requires_grad never carries a gradient, so its local
+        # stays the rule's raw elementwise derivative (the backward loop skips that edge).
+        shape = out.shape
+        dtype = out.dtype
+        if a.requires_grad and (la.__class__ is float or ad.shape != shape or not shape or ad.dtype != dtype):
+            la = _fit(la, a, out)
+        if b.requires_grad and (lb.__class__ is float or bd.shape != shape or not shape or bd.dtype != dtype):
+            lb = _fit(lb, b, out)
+        return _node(out, op, None, (a, b), (la, lb))
+    return _node(out, op, None, (a, b), None)
+
+
+def _fit(local: Any, parent: Tensor, out: np.ndarray) -> Any:
+    """Adapt an elementwise rule's local to the edge into ``parent``.
+
+    * 1.0 (``+``, ``−``) → :data:`IDENTITY`, which hands the upstream on without a copy, unless
+      the parent is a leaf that would then share its ``.grad`` with another node;
+    * operand broadcast (or a 0-d result) → :class:`Unbroadcast` (sums back to its shape);
+    * narrower operand dtype → :class:`Cast` (the gradient gets the operand's dtype).
+    """
+    data = parent.data
+    same_shape = data.shape == out.shape
+    if (
+        local.__class__ is float
+        and local == 1.0
+        and (parent.parents or not same_shape or data.dtype != out.dtype)
+    ):
+        local = IDENTITY
+    if not same_shape or not out.shape:
+        local = Unbroadcast(local, data.shape, out.shape)
+    if data.dtype != out.dtype:
+        local = Cast(local, data.dtype)
+    return local
+
+
+def _apply(op: str, compute: Any, inputs: tuple, arg: Any = None) -> Tensor:
+    """Build a node of a tensor rule (matmul, reductions, shape ops, softmax, losses)."""
+    datas = [t.data for t in inputs]
+    out, locals_ = compute(_AM, *datas) if arg is None else compute(_AM, *datas, arg)
+    if out.__class__ is not _ndarray:
+        out = _asarray(out)
+    if _state.grad_enabled and any(t.requires_grad for t in inputs):
+        dtype = out.dtype
+        fitted = []
+        for data, local in zip(datas, locals_):
+            if not data.shape and not isinstance(local, Local):
+                local = Unbroadcast(local, (), ())
+            if data.dtype != dtype:
+                local = Cast(local, data.dtype)
+            fitted.append(local)
+        return _node(out, op, arg, inputs, tuple(fitted))
+    return _node(out, op, arg, inputs, None)
+
+
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
+    sa, sb = a.shape, b.shape
+    if not sa or not sb:
+        raise ShapeError(
+            f"matmul (@): both operands need at least 1 axis, got shapes {sa} and {sb}; use * to scale"
+        )
+    k_a = sa[-1]
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if k_a != k_b:
+        raise ShapeError(
+            f"matmul (@): shapes {sa} and {sb} do not fit: the last axis of the left operand ({k_a}) must "
+            f"equal the {'only' if len(sb) == 1 else 'second-to-last'} axis of the right one ({k_b})"
+        )
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ShapeError(
+            f"matmul (@): shapes {sa} and {sb}: the batch axes {sa[:-2]} and {sb[:-2]} do not broadcast"
+        ) from None
+    return _apply("matmul", trules.matmul, (a, b))
+
+
+# --- validation helpers (called before anything is built) ------------------------------------------
+
+
+def _check_broadcast(op: str, sa: tuple, sb: tuple) -> None:
+    """Raise a ShapeError naming the op and both shapes if they do not broadcast."""
+    try:
+        np.broadcast_shapes(sa, sb)
+    except ValueError:
+        symbol = rules.RULES[op].symbol
+        pairs = [(x, y) for x, y in zip(reversed(sa), reversed(sb)) if x != y and x != 1 and y != 1]
+        x, y = pairs[0]
+        raise ShapeError(
+            f"{op} ({symbol}): shapes {sa} and {sb} do not broadcast: numpy compares trailing axes, "
+            f"which must be equal or 1, and here {x} meets {y}"
+        ) from None
+
+
+def _check_axis(op: str, axis: Any, shape: tuple) -> int:
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__} ({axis!r})")
+    ndim = len(shape)
+    if not -ndim <= axis < ndim:
+        allowed = f"-{ndim} … {ndim - 1}" if ndim else "none: the tensor is 0-d"
+        raise ShapeError(f"{op}: axis {axis} is out of range for shape {shape} (valid axes: {allowed})")
+    return int(axis) % ndim
+
+
+def _reduce_arg(op: str, x: Tensor, axis: Any, keepdims: Any) -> trules.ReduceArg:
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"{op}: keepdims must be True or False, got {keepdims!r}")
+    if axis is None:
+        return trules.ReduceArg(None, bool(keepdims))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    normal = tuple(sorted(_check_axis(op, a, x.shape) for a in axes))
+    if len(set(normal)) != len(normal):
+        raise ShapeError(f"{op}: axis {axis!r} names an axis twice (shape {x.shape})")
+    return trules.ReduceArg(normal, bool(keepdims))
+
+
+def _refuse_empty(op: str, x: Tensor, axis: tuple | None) -> None:
+    if trules.reduce_size(x.shape, axis) == 0:
+        where = "" if axis is None else f" over axes {axis}"
+        raise ShapeError(
+            f"{op}: nothing to reduce{where}: the tensor of shape {x.shape} has no elements there"
+        )
+
+
+def _one_axis(op: str, x: Tensor, axis: Any) -> int:
+    if not x.ndim:
+        raise ShapeError(f"{op}: needs a tensor with at least 1 axis, got shape ()")
+    return _check_axis(op, axis, x.shape)
+
+
+def _new_shape(x: Tensor, shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for size in shape:
+        if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
+            raise TypeError(f"reshape: sizes must be ints, got {size!r} in {shape}")
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1 or any(s < -1 for s in shape):
+        raise ShapeError(f"reshape: bad shape {shape}: sizes must be ≥ 0, with at most one -1")
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        if known == 0 or x.size % known:
+            raise ShapeError(
+                f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}"
+            )
+        shape = tuple(x.size // known if s == -1 else s for s in shape)
+    if int(np.prod(shape, dtype=np.int64)) != x.size:
+        raise ShapeError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape} "
+            f"({int(np.prod(shape, dtype=np.int64))} elements)"
+        )
+    return shape
+
+
+def _permutation(op: str, x: Tensor, axes: tuple) -> tuple:
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    if not axes:
+        return tuple(reversed(range(x.ndim)))
+    if len(axes) != x.ndim:
+        raise ShapeError(f"{op}: {axes} must name each of the {x.ndim} axes of shape {x.shape} once")
+    normal = tuple(_check_axis(op, a, x.shape) for a in axes)
+    if sorted(normal) != list(range(x.ndim)):
+        raise ShapeError(f"{op}: {axes} is not a permutation of the axes of shape {x.shape}")
+    return normal
+
+
+def _normalize_index(index: Any) -> Any:
+    """Indices as numpy takes them; Tensor/list indices become integer or boolean arrays."""
+    parts = index if isinstance(index, tuple) else (index,)
+    normal = []
+    for part in parts:
+        if isinstance(part, Value):
+            raise TypeError("getitem: cannot mix Value and Tensor: index with int(value.data)")
+        if isinstance(part, Tensor):
+            part = part.data
+            if not np.all(part == np.round(part)):
+                raise IndexError(
+                    f"getitem: a Tensor used as an index must hold whole numbers, got {part!r:.60}"
+                )
+            part = part.astype(np.intp)
+        elif isinstance(part, (list, np.ndarray)):
+            part = np.asarray(part)
+            if part.size == 0 and part.dtype.kind == "f":
+                part = part.astype(np.intp)
+            if part.dtype.kind not in "biu":
+                raise IndexError(
+                    f"getitem: index arrays must hold integers or booleans, got dtype {part.dtype}"
+                )
+        elif isinstance(part, (float, np.floating, str)):
+            raise IndexError(
+                f"getitem: only integers, slices, None, ... and integer or boolean arrays are valid indices, "
+                f"got {type(part).__name__} {part!r}"
+            )
+        normal.append(part)
+    return tuple(normal) if isinstance(index, tuple) else normal[0]
+
+
+def _tensor_list(op: str, tensors: Any) -> list:
+    if isinstance(tensors, (Tensor, np.ndarray)) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of Tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ShapeError(f"{op}: needs at least one tensor")
+    out = []
+    for t in tensors:
+        if isinstance(t, Value):
+            raise TypeError(f"{op}: cannot mix Value and Tensor: got {t!r}")
+        out.append(t if isinstance(t, Tensor) else Tensor(t))
+    return out
+
+
+# --- anomaly mode and text ---------------------------------------------------------------------
+
+
+def _check_forward(op: str, data: np.ndarray, inputs: tuple) -> None:
+    finite = np.isfinite(data)
+    if finite.all():
+        return
+    first = tuple(int(i) for i in np.unravel_index(int(np.argmin(finite)), data.shape))
+    count = finite.size - int(np.count_nonzero(finite))
+    described = []
+    for t in inputs:
+        text = f"{graph.describe(t)}: shape {t.shape} {t.dtype}"
+        if not np.all(np.isfinite(t.data)):
+            text += " (already non-finite)"
+        described.append(text)
+    raise AnomalyError(
+        f"forward: op {op!r} produced {data[first]} at index {first} ({count} of {data.size} values "
+        f"non-finite) from inputs ({'; '.join(described)})",
+        op=op,
+        phase="forward",
+    )
+
+
+def _data_text(data: np.ndarray) -> str:
+    if data.size <= 8:
+        return np.array2string(data, precision=4, separator=", ")
+    with np.errstate(all="ignore"):
+        return f"<min {np.min(data):.4g}, mean {np.mean(data):.4g}, max {np.max(data):.4g}>"
