@@ -2,8 +2,9 @@
 
 An optimiser changes parameters *outside* the graph: it reads ``p.grad`` and writes ``p.data``
 with plain numpy, so a step creates no nodes and records no derivatives. ``p.data`` is replaced
-by a new array rather than overwritten in place, so a graph built before the step still shows
-the weights it was computed with (you can draw it afterwards). Parameters whose ``grad`` is
+by a new array rather than overwritten in place, so the local derivatives stored on a graph
+built before the step (e.g. the ``·Wᵀ`` of a matmul edge) keep the weights they were computed
+with: the old graph can still be stepped through or drawn consistently. Parameters whose ``grad`` is
 ``None`` (no gradient reached them) are skipped, as in PyTorch.
 
 Works with :class:`~tinygrad_edu.nn.Parameter` / :class:`~tinygrad_edu.Tensor` (numpy ``data``

@@ -1,0 +1,47 @@
+"""Neural-network building blocks: modules, layers, activations, init, losses, scalar nets.
+
+>>> from tinygrad_edu import nn
+>>> model = nn.MLP([64, 30, 30, 30, 10], activation="sigmoid", init="normal", rng=0)
+>>> [name for name, _ in model.named_parameters()][:2]
+['layers.0.weight', 'layers.0.bias']
+
+* :mod:`~tinygrad_edu.nn.module` — ``Module``, ``Parameter``, ``Sequential``, ``ModuleList``;
+* :mod:`~tinygrad_edu.nn.layers` — ``Linear``, ``MLP``, ``Dropout``, ``Residual``;
+* :mod:`~tinygrad_edu.nn.activations` — ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU``, ``GELU``;
+* :mod:`~tinygrad_edu.nn.init` — initialisation schemes, selectable by name;
+* :mod:`~tinygrad_edu.nn.functional` — the losses and activations as functions;
+* :mod:`~tinygrad_edu.nn.scalar` — ``Neuron``, ``Layer``, ``MLP`` over scalar ``Value`` s.
+"""
+
+from . import functional, init, scalar
+from .activations import ACTIVATIONS, GELU, Activation, Identity, Lambda, LeakyReLU, ReLU, Sigmoid, Tanh
+from .functional import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
+from .layers import MLP, Dropout, Linear, Residual
+from .module import Module, ModuleList, Parameter, Sequential
+
+__all__ = [
+    "Module",
+    "Parameter",
+    "Sequential",
+    "ModuleList",
+    "Linear",
+    "MLP",
+    "Dropout",
+    "Residual",
+    "Activation",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "GELU",
+    "Identity",
+    "Lambda",
+    "ACTIVATIONS",
+    "init",
+    "functional",
+    "scalar",
+    "mse_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+]
