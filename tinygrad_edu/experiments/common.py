@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,17 +130,37 @@ def number(value: Any, digits: int = 3) -> str:
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> str:
-    """An aligned text table (numbers right-aligned), optionally under a title line."""
-    cells = [[str(h) for h in headers]] + [
-        [number(c) if not isinstance(c, str) else c for c in r] for r in rows
-    ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    """An aligned text table: text left-aligned, numbers right-aligned; optionally under a title."""
+    body = [[(c, False) if isinstance(c, str) else (number(c), True) for c in row] for row in rows]
+    header = [str(h) for h in headers]
+    widths = [max([len(header[i])] + [len(row[i][0]) for row in body]) for i in range(len(header))]
     lines = [title] if title else []
-    lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells[0], widths)).rstrip())
+    lines.append("  ".join(cell.ljust(width) for cell, width in zip(header, widths)).rstrip())
     lines.append("  ".join("-" * width for width in widths))
-    for row in cells[1:]:
-        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+    for row in body:
+        cells = [text.rjust(w) if numeric else text.ljust(w) for (text, numeric), w in zip(row, widths)]
+        lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+# --- speed -----------------------------------------------------------------------------
+
+
+@contextmanager
+def small_matrices() -> Iterator[None]:
+    """Run numpy's BLAS on one thread while an experiment runs.
+
+    The experiments multiply small matrices (≤ 500 wide) thousands of times; for those, a
+    multi-threaded BLAS spends more time waking threads than computing (several times slower
+    on a busy 2-core machine). Uses ``threadpoolctl`` (installed with scikit-learn) if present.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - only a speed difference
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 # --- files ----------------------------------------------------------------------------

@@ -7,26 +7,45 @@
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 
 @lru_cache(maxsize=1)
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    images, labels = _read_bundled_digits()
+    images = images / 16.0  # 0..16 grey levels → [0, 1]
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def _read_bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The digits file scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``).
+
+    Read directly with numpy when it is where scikit-learn keeps it: importing scikit-learn
+    itself takes seconds (it loads scipy). Otherwise ask ``sklearn.datasets.load_digits``.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+            if path.is_file():
+                table = np.loadtxt(path, delimiter=",")
+                if table.shape == (1797, 65):
+                    return table[:, :64].astype(np.float64), table[:, 64].astype(np.int64)
     try:
         from sklearn.datasets import load_digits
     except ImportError as error:  # pragma: no cover - the "data" extra is part of the set-up
         raise ImportError(
-            "the digits experiments need scikit-learn: pip install 'tinygrad_edu[data]' "
+            "the digits experiments need scikit-learn's bundled digits: pip install 'tinygrad_edu[data]' "
             "(make demo / make test install it)"
         ) from error
     bunch = load_digits()
-    images = bunch.data.astype(np.float64) / 16.0  # 0..16 grey levels → [0, 1]
-    images.setflags(write=False)
-    labels = bunch.target.astype(np.int64)
-    labels.setflags(write=False)
-    return images, labels
+    return bunch.data.astype(np.float64), bunch.target.astype(np.int64)
 
 
 def digits(count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
