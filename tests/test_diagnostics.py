@@ -298,7 +298,7 @@ def test_report_is_readable_and_json_ready():
     for name in d.layers:
         assert name in text
     assert "Evidence:" in text and "Suggestions:" in text
-    payload = json.loads(json.dumps(d.to_dict()))
+    payload = json.loads(json.dumps(d.to_dict(), allow_nan=False))
     assert payload["verdict"] == "vanishing" and payload["evidence"]["findings"]
     assert repr(d).startswith("Diagnosis(verdict='vanishing'")
     assert isinstance(d, Diagnosis)
@@ -339,3 +339,20 @@ def test_custom_modules_are_watched_by_their_weight_parameters():
     assert list(d.layers) == ["net.encoder", "net.head"]
     assert d.layers["net.encoder"]["activation"] == "net.act"
     assert d.verdict in diagnostics.VERDICTS
+
+
+def test_bad_loss_or_targets_change_nothing():
+    x, y = digits_like(16)
+    model = healthy_net(0)
+    loss = cross_entropy(model(Tensor(x)), y)
+    loss.backward()
+    grads = [p.grad.copy() for p in model.parameters()]
+    monitor = GradientMonitor(model)
+    with pytest.raises(TypeError, match="loss must be"):
+        monitor.record("low")
+    with pytest.raises(ValueError, match="scalar"):
+        monitor.record(np.ones(3))
+    assert monitor.history == []
+    with pytest.raises((ValueError, TypeError)):
+        diagnose(model, x, np.zeros(3, dtype=int))  # 3 targets for 16 samples
+    assert all(np.array_equal(p.grad, g) for p, g in zip(model.parameters(), grads))

@@ -21,7 +21,9 @@ after a single ``backward()``. Both return a :class:`Diagnosis` with a ``verdict
 
 Where the numbers come from: modules remember the output of their last call
 (``module.last_output``), and after ``backward()`` every node of the graph holds its gradient,
-so ∂L/∂activation is simply ``activation_module.last_output.grad``.
+so ∂L/∂activation is simply ``activation_module.last_output.grad``. Only calls made with
+gradients enabled are remembered: run evaluation under ``no_grad()`` so that it does not
+replace the training forward pass the diagnostics read.
 
 The verdict, first rule that applies:
 
@@ -207,10 +209,10 @@ class Diagnosis:
         return self.evidence["ratios"]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (for JSON): findings as dicts."""
+        """Plain data for strict JSON: findings as dicts, nan/inf as None."""
         evidence = dict(self.evidence)
         evidence["findings"] = [vars(f).copy() for f in self.findings]
-        return {"verdict": self.verdict, "evidence": evidence, "suggestions": list(self.suggestions)}
+        return _plain({"verdict": self.verdict, "evidence": evidence, "suggestions": list(self.suggestions)})
 
     def __str__(self) -> str:
         lines = [f"Diagnosis: {self.verdict.upper()}"]
@@ -229,13 +231,9 @@ class Diagnosis:
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            lines.append(
-                "  "
-                + "  ".join(
-                    cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
-                )
-            )
+        for name, *numbers in rows:  # names left-aligned, numbers right-aligned
+            cells = [name.ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(numbers, widths[1:])]
+            lines.append("  " + "  ".join(cells))
         ratios = {k: v for k, v in self.ratios.items() if not math.isnan(v)}
         if ratios:
             lines.append("Ratios (first layer / last layer):")
@@ -275,6 +273,17 @@ def _pct(x: float | None) -> str:
     if x is None:
         return "—"
     return "nan" if math.isnan(x) else f"{100 * x:.0f}%"
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with tuples as lists and non-finite floats as None (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _number(x: float | None) -> float:
@@ -731,6 +740,7 @@ class GradientMonitor:
 
     def record(self, loss: Any = None) -> StepRecord:
         """Measure the model now (call after ``backward()``); returns the new record."""
+        _loss_value(loss)  # a bad loss is rejected before anything is recorded
         self._fill_update_ratio()
         record = _measure(self.model, len(self.history), loss)
         self.history.append(record)
@@ -824,7 +834,7 @@ def _one_backward(model: Any, inputs: Any, targets: Any, loss_fn: Any) -> Any:
     if loss_fn is None:
         integer = np.issubdtype(y.dtype, np.integer)
         loss_fn = functional.cross_entropy if integer else functional.mse_loss
+    loss = loss_fn(model(x), targets)  # errors (shapes, targets) surface before any grad changes
     model.zero_grad()
-    loss = loss_fn(model(x), targets)
     loss.backward()
     return loss
