@@ -29,28 +29,27 @@ def mse_loss(pred: Any, target: Any) -> Tensor:
 
 
 def binary_cross_entropy(prob: Any, target: Any) -> Tensor:
-    """−mean(t·ln p + (1 − t)·ln(1 − p)) for probabilities p in [0, 1] and targets in [0, 1].
+    """−mean(t·ln p + (1 − t)·ln(1 − p)) for probabilities p in [0, 1] and targets t (usually in
+    [0, 1]; not checked, so that a target can itself be differentiated).
 
     No clipping (see :func:`tinygrad_edu.tensor_rules.binary_cross_entropy` for what happens at
     p = 0 or 1: 0 when the target agrees, +inf when it does not). Prefer
     :func:`binary_cross_entropy_with_logits`, which is finite for any logits.
 
     Raises:
-        ValueError: a probability or a target outside [0, 1].
+        ValueError: a probability outside [0, 1] (its log would be nan).
     """
     prob, target = _pair("binary_cross_entropy", prob, target)
     _in_unit_interval("binary_cross_entropy", "prob", prob.data)
-    _in_unit_interval("binary_cross_entropy", "target", target.data)
     return _apply("binary_cross_entropy", trules.binary_cross_entropy, (prob, target))
 
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any) -> Tensor:
-    """BCE of σ(logits) against targets in [0, 1], computed as mean(softplus(x) − t·x).
+    """BCE of σ(logits) against targets (usually in [0, 1]), computed as mean(softplus(x) − t·x).
 
     Finite for logits of ±1000. Local derivative (σ(x) − t)/n.
     """
     logits, target = _pair("binary_cross_entropy_with_logits", logits, target)
-    _in_unit_interval("binary_cross_entropy_with_logits", "target", target.data)
     return _apply(
         "binary_cross_entropy_with_logits", trules.binary_cross_entropy_with_logits, (logits, target)
     )

@@ -457,9 +457,10 @@ def _object_message(where: str, array: np.ndarray) -> str:
         return f"{where}: cannot mix Value and Tensor: the data holds Values; use [v.data for v in values]"
     if any(isinstance(item, Tensor) for item in items):
         return f"{where}: the data holds Tensors; join tensors with tinygrad_edu.stack or concatenate"
-    odd = next((item for item in items if not isinstance(item, (Real, np.number))), None)
-    if odd is None and items:
+    odd = [item for item in items if not isinstance(item, (Real, np.number))]
+    if not odd:
         return f"{where}: ragged or mixed data cannot form a numeric array"
+    odd = odd[0]
     return f"{where}: expected numbers, found {type(odd).__name__} ({odd!r:.40}) in the data"
 
 

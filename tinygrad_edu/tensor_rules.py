@@ -102,9 +102,9 @@ def logsumexp(m, x, arg):
     c = np.where(np.isfinite(c), c, 0).astype(x.dtype)  # a row of all −inf stays −inf, not nan
     e = np.exp(x - c)
     s = e.sum(axis=arg.axis, keepdims=True)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # all −inf: y = −inf, weights nan
         out = c + np.log(s)
-    weights = e / s
+        weights = e / s
     if not arg.keepdims:
         out = np.squeeze(out, axis=_reduced(x, arg.axis))
     return out, (Expand(weights, x.shape, x.dtype, _reduced(x, arg.axis), arg.keepdims),)
@@ -214,8 +214,9 @@ def binary_cross_entropy(m, prob, target):
 
     No clipping: ln(1−p) is computed as log1p(−p) (accurate for small p), and a term whose
     weight is 0 is 0 (0·ln 0 = 0, as ``xlogy``). NOTE at the ends: p = 0 with t = 0 (or p = 1
-    with t = 1) costs 0 with gradient 0; p = 0 with t > 0 (or p = 1 with t < 1) costs +inf with
-    an infinite gradient — the model said "impossible". PyTorch instead clamps ln p at −100.
+    with t = 1) costs 0 with the finite one-sided gradient ±1/n; p = 0 with t > 0 (or p = 1 with
+    t < 1) costs +inf with an infinite gradient — the model said "impossible". PyTorch instead
+    clamps ln p at −100.
     For real stability feed logits to :func:`binary_cross_entropy_with_logits`.
     """
     n = prob.size
