@@ -40,6 +40,7 @@ from . import graph
 from .errors import TinygradEduError
 from .modes import enable_grad, no_grad
 from .scalar import Value
+from .tensor import Tensor
 
 __all__ = [
     "gradcheck",
@@ -282,21 +283,11 @@ def gradcheck(
 # --- gradcheck internals --------------------------------------------------------------
 
 
-def _tensor_class() -> type | None:
-    """The Tensor class, imported on first use (None while the tensor engine is absent)."""
-    try:
-        from .tensor import Tensor
-    except ModuleNotFoundError:
-        return None
-    return Tensor
-
-
 def _kind(x: Any) -> str | None:
     """ "value", "tensor", or None for anything else."""
     if isinstance(x, Value):
         return "value"
-    tensor = _tensor_class()
-    if tensor is not None and isinstance(x, tensor):
+    if isinstance(x, Tensor):
         return "tensor"
     return None
 
@@ -459,6 +450,10 @@ class _Probe:
             leaf.grad = leaf.NO_GRAD
         for slot in self.checked:  # also inputs the output does not reach
             slot.node.grad = slot.node.NO_GRAD
+        if not self.out.requires_grad:
+            # Nothing recorded (e.g. fn computed through .data, outside the graph): the analytic
+            # gradient is zero, and the finite differences will show whether it should not be.
+            return [np.zeros(slot.size) for slot in self.checked]
         if isinstance(self.out, Value):
             self.out.backward(float(seed[0]))
         else:
@@ -741,11 +736,8 @@ def arrays(shape: Any, domain: str = "real", dtype: Any = np.float64):
 
 
 def _draw_tensor(draw, shape: Any, domain: str, dtype: np.dtype, requires_grad: bool, label: str):
-    tensor = _tensor_class()
-    if tensor is None:  # pragma: no cover - only before the tensor engine exists
-        raise ImportError("tensors(): tinygrad_edu.tensor is not available")
     data = _draw_array(draw, shapes() if shape is None else shape, domain, dtype)
-    return tensor(data, requires_grad=requires_grad, label=label)
+    return Tensor(data, requires_grad=requires_grad, label=label)
 
 
 def tensors(
