@@ -129,6 +129,19 @@ def number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def describe_sizes(sizes: Sequence[int]) -> str:
+    """Layer widths with repeats collapsed: ``[1, 32, 32, 32, 1]`` → ``"1-32×3-1"``."""
+    parts: list[str] = []
+    index = 0
+    while index < len(sizes):
+        run = 1
+        while index + run < len(sizes) and sizes[index + run] == sizes[index]:
+            run += 1
+        parts.append(f"{sizes[index]}×{run}" if run > 1 else str(sizes[index]))
+        index += run
+    return "-".join(parts)
+
+
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> str:
     """An aligned text table: text left-aligned, numbers right-aligned; optionally under a title."""
     body = [[(c, False) if isinstance(c, str) else (number(c), True) for c in row] for row in rows]
