@@ -161,6 +161,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = _output_dir(args.out)
     report = demo.run(seed=args.seed, quick=args.quick, out=out, progress=_progress(args, "demo"))
     print(demo.text(report))
+    print()
+    print("The chain rule, worked by hand on one neuron:")
+    print(worked_example())
     return 0
 
 
