@@ -14,7 +14,7 @@ graphs are grouped by name scope (layer) or depth band. The engine never imports
 
 Modules: :mod:`viz.scene` (what is shown, as data: reusable by other front ends),
 :mod:`viz.dot` (DOT), :mod:`viz.style` (colours, numbers, escaping), :mod:`viz.grouping`,
-:mod:`viz.backends` (system ``dot`` or pygraphviz), :mod:`viz.render`, :mod:`viz.flow`.
+:mod:`viz.backends` (system ``dot`` or pygraphviz), :mod:`viz.output`, :mod:`viz.flow`.
 """
 
 from .backends import available as available_renderers
@@ -23,13 +23,13 @@ from .errors import (
     ChartsUnavailable,
     GraphTooLarge,
     OutputPathError,
-    RenderError,
     RendererNotFound,
+    RenderError,
     UnsupportedFormat,
     VizError,
 )
 from .flow import gradient_flow_chart, layer_norms
-from .render import render
+from .output import render
 from .scene import DrawOptions, EdgeView, NodeView, Scene, build_scene
 
 __all__ = [

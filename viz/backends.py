@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 
-from .errors import RenderError, RendererNotFound
+from .errors import RendererNotFound, RenderError
 
 RENDERERS = ("dot", "pygraphviz")
 ENV_VAR = "TINYGRAD_EDU_RENDERER"

@@ -71,7 +71,7 @@ def draw(source: Any, **options: Any) -> Drawing:
             have scopes, else by bands of depth; ``"scope"`` / ``"depth"``: always group that way;
             ``None``: never group (a graph above ``max_nodes`` then raises
             :class:`viz.GraphTooLarge` rather than handing Graphviz a layout that takes minutes).
-        max_groups: the most boxes a grouped drawing has (default 40).
+        max_groups: the most boxes a grouped drawing has (default 30).
         highlight: a node of the graph or its label: its paths to the root are drawn bold, the
             rest faded, and each path edge of a scalar graph shows the running product ``∏`` of
             locals from the root; the node shows ``Σ paths`` (equal to its gradient).

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import ChartsUnavailable, UnsupportedFormat
 from .grouping import combine_norms, scope_keys
-from .render import _write_atomically, output_format
+from .output import _write_atomically, output_format
 from .scene import as_graph
 from .style import magnitude
 
@@ -45,9 +45,9 @@ def layer_norms(source: Any, *, by: str = "auto", max_layers: int = 64) -> dict[
     keys = scope_keys(graph, max_layers) if by in ("auto", "scope") else None
     members: dict = {}
     if keys is not None:
-        for node, (kind, name) in keys.items():
-            if kind == "scope":
-                members.setdefault(name, []).append(node)
+        for node, key in keys.items():
+            if key[0] == "scope":
+                members.setdefault(key[1], []).append(node)
     else:
         for node in graph.nodes:
             members.setdefault(f"depth {graph.depth[node]}", []).append(node)
@@ -157,7 +157,7 @@ def normalise(source: Any, *, by: str = "auto") -> dict[str, dict[str, list[floa
         return {"": _layers(source, "")}
     graph = as_graph(source)
     norms = layer_norms(graph, by=by)
-    if not norms:
+    if not norms or magnitude(graph.root.grad) in (None, 0.0):
         raise ValueError("gradient_flow_chart: the graph has no gradients; call backward() first")
     name = graph.root.label or "‖grad‖"
     return {name: {layer: [value] for layer, value in norms.items()}}
@@ -220,7 +220,7 @@ def _plot(ax: Any, series: dict, layers: list, step: str | int, log: bool) -> No
     high = max(finite_values) if finite_values else 1.0
     if log:
         ax.set_yscale("log")
-        bottom, top = low / 3.0, high * 3.0
+        bottom, top = low / 5.0, high * 5.0
     else:
         bottom, top = 0.0, high * 1.1 if high > 0 else 1.0
     odd_notes = []
@@ -237,10 +237,24 @@ def _plot(ax: Any, series: dict, layers: list, step: str | int, log: bool) -> No
                 lo_band.append(min(good))
                 hi_band.append(max(good))
             elif y == 0.0:
-                ax.plot([x], [bottom], marker="v", color=colour, markersize=9, clip_on=False)
+                ax.plot(
+                    [x],
+                    [bottom * 1.6 if log else bottom],
+                    marker="v",
+                    color=colour,
+                    markersize=9,
+                    clip_on=False,
+                )
                 odd_notes.append(f"{name + ': ' if name else ''}{layer} = 0")
             else:
-                ax.plot([x], [top], marker="X", color="#ff00ff", markersize=10, clip_on=False)
+                ax.plot(
+                    [x],
+                    [top / 1.6 if log else top * 0.95],
+                    marker="X",
+                    color="#ff00ff",
+                    markersize=10,
+                    clip_on=False,
+                )
                 odd_notes.append(f"{name + ': ' if name else ''}{layer} = {'nan' if y != y else 'inf'}")
         ax.plot(xs, ys, marker="o", color=colour, label=name or None, linewidth=1.8)
         if any(len(vs) > 1 for vs in per_layer.values()):

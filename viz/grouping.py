@@ -35,6 +35,7 @@ class Group:
         min_depth / max_depth: depth range of the members (0 is the root).
         leaves: how many members are leaves (inputs, parameters, constants).
         norm: aggregate gradient norm √(Σ‖grad‖²) (None before backward).
+        rms: ``norm / √n``, the root-mean-square gradient of one member (what the colour shows).
     """
 
     index: int
@@ -44,6 +45,7 @@ class Group:
     max_depth: int = 0
     leaves: int = 0
     norm: float | None = None
+    rms: float | None = None
 
 
 def combine_norms(magnitudes: list) -> float | None:
@@ -85,16 +87,9 @@ def scope_keys(graph, max_groups: int) -> dict | None:
     scoped = [n for n in graph.nodes if getattr(n, "scope", "")]
     if not scoped:
         return None
-    # Outside any scope are usually the inputs and targets (leaves) and the loss (near the
-    # root): the leaves form one group, the other nodes bands of depth.
-    unscoped_keys = {n: ("leaves", "(no scope) leaves") for n in graph.nodes if not n.scope and not n.parents}
-    inner = [n for n in graph.nodes if not n.scope and n.parents]
-    bands = depth_bands(inner, graph.depth, min(8, max(1, max_groups // 5)))
-    for lo, hi in set(bands.values()):
-        members = [n for n, band in bands.items() if band == (lo, hi)]
-        actual = (min(graph.depth[n] for n in members), max(graph.depth[n] for n in members))
-        for node in members:
-            unscoped_keys[node] = ("band", _band_name(*actual, "(no scope) "))
+    unscoped_keys = _unscoped_keys(graph)
+    if unscoped_keys is None:
+        return None
     levels = max(len(n.scope.split(".")) for n in scoped)
     n_unscoped = len(set(unscoped_keys.values()))
     best = None
@@ -109,6 +104,46 @@ def scope_keys(graph, max_groups: int) -> dict | None:
     keys: dict = {n: ("scope", p) for n, p in best.items()}
     keys.update(unscoped_keys)
     return keys
+
+
+def _unscoped_keys(graph) -> dict | None:
+    """Group keys for the nodes created outside any scope (None: too many for scope grouping).
+
+    Outside the scopes usually live the inputs and targets (leaves) and the loss or some glue
+    between layers. The leaves form one group. The other unscoped nodes form one group per
+    *connected piece* (nodes joined by edges that stay outside the scopes): the whole loss is one
+    box, while glue before the first layer and after the last one stay apart, so no box sits
+    both before and after the layers.
+    """
+    keys = {n: ("leaves", "(no scope) leaves") for n in graph.nodes if not n.scope and not n.parents}
+    inner = [n for n in graph.nodes if not n.scope and n.parents]
+    if len(inner) * 2 > len(graph.nodes):
+        return None  # mostly unscoped: bands of depth describe this graph better
+    piece = {n: n for n in inner}  # union-find over edges between unscoped inner nodes
+    for node in inner:
+        for parent in node.parents:
+            if parent in piece:
+                a, b = _find(piece, node), _find(piece, parent)
+                if a is not b:
+                    piece[a] = b
+    members: dict = {}
+    for node in inner:  # topological order: pieces are listed deterministically
+        members.setdefault(_find(piece, node), []).append(node)
+    for nodes in members.values():
+        lo = min(graph.depth[n] for n in nodes)
+        hi = max(graph.depth[n] for n in nodes)
+        name = _band_name(lo, hi, "(no scope) ")
+        for node in nodes:
+            keys[node] = ("piece", name, graph.ids[nodes[0]])  # the id keeps equal names apart
+    return keys
+
+
+def _find(piece: dict, node):
+    """The representative of ``node``'s piece (union-find with path halving)."""
+    while piece[node] is not node:
+        piece[node] = piece[piece[node]]
+        node = piece[node]
+    return node
 
 
 def group_nodes(graph, mode: str, max_groups: int) -> tuple[str, list[Group], dict]:
@@ -151,6 +186,13 @@ def group_nodes(graph, mode: str, max_groups: int) -> tuple[str, list[Group], di
 
 
 def aggregate_norms(groups: list[Group]) -> None:
-    """Fill ``group.norm`` with √(Σ ‖grad‖²) over each group's members."""
+    """Fill ``group.norm`` = √(Σ ‖grad‖²) and ``group.rms`` = norm / √(members with a gradient).
+
+    The aggregate norm grows with the size of the group (a band of 100 nodes whose gradients are
+    all 1 has norm 10), so boxes are *coloured* by the rms, the typical gradient of one member.
+    """
     for group in groups:
-        group.norm = combine_norms([magnitude(n.grad) for n in group.members])
+        magnitudes = [magnitude(n.grad) for n in group.members]
+        group.norm = combine_norms(magnitudes)
+        counted = sum(m is not None for m in magnitudes)
+        group.rms = group.norm / math.sqrt(counted) if group.norm is not None and counted else None

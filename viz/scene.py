@@ -42,7 +42,7 @@ class DrawOptions:
     direction: str = "BT"
     max_nodes: int = 200
     group: str | None = "auto"
-    max_groups: int = 40
+    max_groups: int = 30
     highlight: Any = None
     show_grad: bool = True
     show_gain: bool = True
@@ -368,7 +368,7 @@ def _notes(kind: str, has_grad: bool, highlighted: bool, grouped: str | None) ->
     """The legend lines that explain this particular drawing."""
     notes = []
     if grouped:
-        notes.append("box = a group of nodes: node count, aggregate ‖grad‖ = √Σ‖grad‖²")
+        notes.append("box = a group of n nodes: aggregate ‖grad‖ = √Σ‖grad‖², rms = ‖grad‖/√n (its colour)")
         notes.append("edge between groups: gain = ‖grad‖ of the lower group ÷ ‖grad‖ of the upper one")
     else:
         if kind == "tensor":
@@ -404,7 +404,7 @@ def _grouped_scene(graph, mode, opts, kind, has_grad, reference, target) -> Scen
     nodes = []
     for group in groups:
         m = group.norm if has_grad else None
-        fill, font = style.node_colours(m, reference, opts.decades)
+        fill, font = style.node_colours(group.rms if has_grad else None, reference, opts.decades)
         faded = path_groups is not None and group.index not in path_groups
         if faded:
             fill, font = style.FADED_FILL, style.FADED_TEXT
@@ -413,9 +413,12 @@ def _grouped_scene(graph, mode, opts, kind, has_grad, reference, target) -> Scen
             if group.min_depth == group.max_depth
             else f"{group.min_depth}–{group.max_depth}"
         )
-        rows = [("nodes", f"{len(group.members)} ({group.leaves} leaves)"), ("depth", depth_text)]
+        rows = [("nodes", f"{len(group.members)} ({group.leaves} leaves)")]
+        if not group.name.startswith("depth"):  # a band's name already says its depths
+            rows.append(("depth", depth_text))
         if m is not None:
             rows.append(("‖grad‖", style.fmt(m)))
+            rows.append(("rms", style.fmt(group.rms)))
         nodes.append(
             NodeView(
                 id=f"g{group.index}",
@@ -452,7 +455,7 @@ def _grouped_scene(graph, mode, opts, kind, has_grad, reference, target) -> Scen
     for (a, b), (count, flows, hit) in merged.items():
         m = combine_norms(flows) if has_grad else None
         gain = _group_gain(groups[a], groups[b]) if has_grad else None
-        rows = [("edges", str(count))]
+        rows = [("edges", str(count))] if count > 1 else []
         if gain is not None:
             rows.append(("gain", "×" + style.fmt(gain)))
         if m is not None:

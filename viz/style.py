@@ -151,9 +151,18 @@ def html_text(text: str) -> str:
     expands ``\\N`` (node name), ``\\G`` (graph name) ... even inside HTML-like labels (after
     decoding entities, so ``&#92;`` would not help); ``\\\\`` is how it spells one backslash.
     """
-    cleaned = clean_text(text)
-    escaped = cleaned.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    return escaped.replace("\\", "\\\\").replace("\n", "<BR/>")
+    out = clean_text(text).replace("&", "&amp;")
+    for char, entity in _ENTITIES:
+        out = out.replace(char, entity)
+    return out.replace("\\", "\\\\").replace("\n", "<BR/>")
+
+
+_ENTITIES = (
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ('"', "&quot;"),
+    ("]", "&#93;"),  # Graphviz 2.4x rejects "]" just before a tag ("a]</B>"): a syntax error
+)
 
 
 # --- colour scale --------------------------------------------------------------------
