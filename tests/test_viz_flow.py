@@ -73,11 +73,12 @@ def test_writes_a_valid_svg_with_several_series(tmp_path):
     _, sig = _scoped_net("sigmoid")
     _, relu = _scoped_net("relu")
     source = {"sigmoid": layer_norms(sig), "relu": layer_norms(relu)}
-    written = viz.gradient_flow_chart(source, tmp_path / "flow.svg", title="sigmoid vs relu")
+    written = viz.gradient_flow_chart(source, tmp_path / "flow.svg", title="sigmoid vs relu", ylabel="std")
     root = ET.fromstring(written.read_bytes())  # well-formed XML
     assert root.tag.endswith("svg")
+    assert "sigmoid" in written.read_text() and "relu" in written.read_text()  # legend entries
     # deterministic: the same data gives the same file
-    again = viz.gradient_flow_chart(source, tmp_path / "flow2.svg", title="sigmoid vs relu")
+    again = viz.gradient_flow_chart(source, tmp_path / "flow2.svg", title="sigmoid vs relu", ylabel="std")
     assert again.read_bytes() == written.read_bytes()
 
 
@@ -97,6 +98,8 @@ def test_bad_path_or_step(tmp_path):
         viz.gradient_flow_chart({"l0": 1.0}, tmp_path / "no" / "c.svg")
     with pytest.raises(ValueError, match="step"):
         viz.gradient_flow_chart({"l0": 1.0}, tmp_path / "c.svg", step="max")
+    with pytest.raises(TypeError, match="ylabel"):
+        viz.gradient_flow_chart({"l0": 1.0}, tmp_path / "c.svg", ylabel=3)
 
 
 def test_graph_without_gradients_is_an_error(tmp_path):

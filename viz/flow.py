@@ -73,6 +73,8 @@ def gradient_flow_chart(
     step: str | int = "mean",
     log: bool = True,
     by: str = "auto",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
 ) -> Any:
     """Plot gradient norm per layer (x: layers from input to output, y: ‖grad‖, log scale).
 
@@ -99,6 +101,7 @@ def gradient_flow_chart(
         step: for per-step lists: ``"mean"``, ``"median"``, ``"last"``, ``"first"`` or an index.
         log: log-scale y axis (default True).
         by: for a graph source, as in :func:`layer_norms`.
+        xlabel, ylabel: axis titles (defaults: "layer (input side → output side)", "‖grad‖").
 
     Returns:
         the path written (a :class:`pathlib.Path`).
@@ -111,8 +114,9 @@ def gradient_flow_chart(
     target, fmt = output_format(path)
     if fmt not in CHART_FORMATS:
         raise UnsupportedFormat(f"gradient_flow_chart: write .svg, .png or .pdf, not {target.suffix!r}")
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"gradient_flow_chart: title must be a str, got {type(title).__name__}")
+    for name, text in (("title", title), ("xlabel", xlabel), ("ylabel", ylabel)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"gradient_flow_chart: {name} must be a str, got {type(text).__name__}")
     _check_step(step)
     series = normalise(source, by=by)
     figure_cls, rc_context = _matplotlib()
@@ -123,6 +127,10 @@ def gradient_flow_chart(
         fig = figure_cls(figsize=(max(6.0, min(16.0, 0.45 * len(layers) + 3)), 4.5), layout="constrained")
         ax = fig.add_subplot()
         _plot(ax, series, layers, step, log)
+        if xlabel is not None:
+            ax.set_xlabel(xlabel)
+        if ylabel is not None:
+            ax.set_ylabel(ylabel)
         ax.set_title(title if title is not None else "Gradient norm per layer")
         buffer = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else None)

@@ -205,9 +205,11 @@ def build_scene(source: Any, **options: Any) -> Scene:
             "and group=None turns grouping off; pass group='auto' (the default) to collapse it "
             "by layer, or a larger max_nodes if you really want every node"
         )
-    if mode in ("scope", "depth") or (mode == "auto" and too_big):
-        return _grouped_scene(graph, mode, opts, kind, has_grad, reference, target)
-    return _node_scene(graph, opts, kind, has_grad, reference, target)
+    # a drawing reads gradients that may be nan/inf: numpy need not warn about them again
+    with np.errstate(all="ignore"):
+        if mode in ("scope", "depth") or (mode == "auto" and too_big):
+            return _grouped_scene(graph, mode, opts, kind, has_grad, reference, target)
+        return _node_scene(graph, opts, kind, has_grad, reference, target)
 
 
 def _resolve_highlight(graph: Graph, highlight: Any) -> Any:
@@ -517,19 +519,38 @@ def _takes_grad(node: Any) -> bool:
 
 
 def _symbol(node: Any) -> str:
-    """The op glyph, with the op's static argument (``^p`` with p=3 → ``^p p=3``)."""
+    """The op glyph, with the op's static argument when it is short (``x**3`` → ``^3``)."""
     if not node.op:
         return ""
     entry = rules.RULES.get(node.op)
     symbol = entry.symbol if entry is not None else node.op
-    if node.arg is None:
+    arg = arg_text(node.arg)
+    if "softmax" in node.op and isinstance(node.arg, int):
+        arg = f"axis={node.arg}"  # softmax's arg is the axis it normalises over
+    if not arg:
         return symbol
-    arg = (
-        style.fmt(node.arg)
-        if isinstance(node.arg, Real) and not isinstance(node.arg, bool)
-        else str(node.arg)
-    )
-    return f"{symbol} {arg}" if node.op != "pow_const" else f"^{arg}"
+    return f"^{arg}" if node.op == "pow_const" else f"{symbol} {arg}"
+
+
+def arg_text(arg: Any) -> str:
+    """A node's static argument in a few characters ("" when there is none or it is long).
+
+    A number prints as itself (an exponent, a slope); a reduction's axes as ``axis=1``; a
+    short tuple (a new shape) as itself. Anything longer is left to the tooltip of a viewer.
+    """
+    if arg is None or isinstance(arg, bool):
+        return ""
+    if isinstance(arg, Real):
+        return style.fmt(arg)
+    if hasattr(arg, "axis"):
+        axis = arg.axis
+        if axis is None:
+            return ""
+        if isinstance(axis, tuple) and len(axis) == 1:
+            axis = axis[0]
+        return f"axis={axis}"
+    text = str(arg)
+    return text if len(text) <= 16 else ""
 
 
 def _node_rows(node: Any, has_grad: bool):
