@@ -40,7 +40,9 @@ def _unchanged(trained):
         ([[1, 2], [3]], "ragged"),
         (np.array(["2020-01-01"], dtype="datetime64[D]"), "datetime64"),
         (Value(1.0), "cannot mix Value and Tensor"),
-        ([Value(1.0), Value(2.0)], "cannot mix Value and Tensor"),
+        ([Value(1.0), Value(2.0)], "holds Tensors or Values"),
+        ([Tensor(1.0), Tensor(2.0)], "join tensors with tinygrad_edu.stack"),
+        ([[Value(1.0)]], "cannot mix Value and Tensor"),
     ],
 )
 def test_non_numeric_data_is_a_type_error(data, words):

@@ -20,6 +20,12 @@ dtypes: float64 by default; float32 stays float32 through every op and its gradi
 numbers in an op take the tensor's dtype); ints and bools become float64. Mixing float32 and
 float64 tensors promotes as numpy does, and the gradient is cast back to each operand's dtype.
 
+Memory: ``Tensor(array)`` copies the array. Results of ``reshape``, ``transpose`` and basic
+slicing share memory with their input, as numpy views do. A leaf's ``.grad`` is always its
+own array (an optimiser may scale it in place); intermediate nodes may share their ``.grad``
+with a child (``+`` hands the upstream gradient on without copying it). Edges into a tensor
+that does not require grad keep the rule's raw elementwise local: no gradient flows there.
+
 Example::
 
     >>> x = Tensor(np.ones((4, 3))); W = Tensor(np.full((3, 2), 0.5), requires_grad=True)
@@ -369,7 +375,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, outside the graph (requires_grad False)."""
-        node = _node(self.data, "", None, (), None)
+        node = _constant(self.data, self.data.dtype)  # a leaf; no anomaly check: nothing computed
         node.label = self.label
         return node
 
@@ -430,6 +436,12 @@ def to_array(data: Any, where: str) -> np.ndarray:
         raise TypeError(f"{where}: expected numbers, got a {type(data).__name__} ({data!r:.40})")
     if isinstance(data, np.ndarray):
         array = data
+    elif isinstance(data, (list, tuple)) and any(isinstance(item, (Tensor, Value)) for item in data):
+        # np.asarray would read the numbers out of the Tensors and silently cut the graph
+        raise TypeError(
+            f"{where}: the data holds Tensors or Values; join tensors with tinygrad_edu.stack or "
+            "concatenate (they keep the graph), or pass their .data"
+        )
     else:
         try:
             array = np.asarray(data)
