@@ -1,6 +1,6 @@
-"""``tinygrad_edu.testing.gradcheck`` itself: it passes on correct code, fails (loudly and precisely)
-on wrong derivatives, full and fast modes agree, inputs are left exactly as found, and bad
-arguments are rejected."""
+"""``tinygrad_edu.testing`` itself. ``gradcheck``: it passes on correct code, fails (loudly and
+precisely) on wrong derivatives, full and fast modes agree, inputs are left exactly as found,
+and bad arguments are rejected. The strategies: they produce what they promise."""
 
 from __future__ import annotations
 
@@ -14,11 +14,16 @@ from hypothesis import strategies as st
 from tinygrad_edu import Tensor, Value, no_grad, rules
 from tinygrad_edu.errors import TinygradEduError
 from tinygrad_edu.testing import (
+    DOMAINS,
     FULL_MODE_MAX_EVALUATIONS,
     GradcheckError,
     GradcheckReport,
+    arrays,
+    axes,
+    broadcastable_shapes,
     expression_dags,
     gradcheck,
+    shapes,
     tensors,
 )
 
@@ -318,3 +323,73 @@ def test_bad_arguments_touch_nothing():
     with pytest.raises(ValueError):
         gradcheck(square, x, eps=0)
     assert x.data == 1.0 and x.grad == 3.0
+
+
+# --- the strategies ----------------------------------------------------------------------------------
+
+
+@given(broadcastable_shapes(num_shapes=3))
+def test_broadcastable_shapes_broadcast(shapes_):
+    assert len(shapes_) == 3
+    np.broadcast_shapes(*shapes_)  # raises if they do not
+    assert all(len(shape) <= 3 and all(1 <= side <= 4 for side in shape) for shape in shapes_)
+
+
+@given(st.data())
+def test_axes_are_valid_reduction_axes(data):
+    shape = data.draw(shapes())
+    axis = data.draw(axes(len(shape)))
+    np.sum(np.zeros(shape), axis=axis)  # raises on a bad or repeated axis
+
+
+BOUNDS = {"real": (-3.0, 3.0), "positive": (0.25, 3.0), "unit": (0.0625, 0.9375)}
+
+
+@given(
+    data=st.data(),
+    domain=st.sampled_from(sorted(BOUNDS)),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_arrays_stay_in_their_domain(data, domain, dtype):
+    shape = data.draw(shapes())
+    a = data.draw(arrays(shape, domain, dtype))
+    low, high = BOUNDS[domain]
+    assert a.shape == shape and a.dtype == dtype
+    assert np.all((a >= low) & (a <= high))
+
+
+@given(arrays(shapes(max_side=5), "away_from_kinks"))
+def test_away_from_kinks_means_off_zero_and_no_near_ties(a):
+    step = 3.0 / max(30, a.size)
+    assert np.all(np.abs(a) >= 0.75 * step - 1e-12)
+    values = np.sort(a.ravel())
+    assert np.all(np.diff(values) >= 0.5 * step - 1e-12)
+
+
+@given(tensors(shape=(2, 3), domain="positive", requires_grad=False, dtype=np.float32, label="t"))
+def test_tensors_have_the_asked_shape_dtype_and_flags(t):
+    assert isinstance(t, Tensor) and t.shape == (2, 3) and t.data.dtype == np.float32
+    assert not t.requires_grad and t.label == "t" and np.all(t.data >= 0.25)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: arrays((2,), "complex"), "unknown domain"),
+        (lambda: arrays((2,), "real", np.int64), "dtype"),
+        (lambda: axes(-1), "ndim"),
+        (lambda: expression_dags(n_inputs=0), "n_inputs"),
+        (lambda: expression_dags(n_inputs=(3, 2)), "n_inputs"),
+        (lambda: expression_dags(max_ops=0), "max_ops"),
+        (lambda: expression_dags(ops=("matmul",)), "ops"),
+        (lambda: expression_dags(ops=()), "ops"),
+        (lambda: expression_dags(inputs=()), "inputs"),
+    ],
+)
+def test_strategies_reject_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_every_domain_is_documented():
+    assert set(DOMAINS) == set(BOUNDS) | {"away_from_kinks"}

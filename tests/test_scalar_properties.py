@@ -168,6 +168,34 @@ def test_subexpression_as_both_operands(op, dag):
     assert gradcheck(RepeatedOperand(op, dag), *dag.new_inputs(), **TOLERANCES).ok
 
 
+def operands_fit_the_domain(op, values, arg) -> bool:
+    """Whether an op's operand values are inside its domain and away from its kinks."""
+    if op in ("log", "sqrt"):
+        return values[0] >= 0.5
+    if op == "div":
+        return abs(values[1]) >= 0.5
+    if op == "pow":
+        return values[0] >= 0.5 and abs(values[1]) <= 2
+    if op == "pow_const":
+        return values[0] >= 0.5 if arg != int(arg) else (arg >= 0 or abs(values[0]) >= 0.5)
+    if op in ("relu", "abs", "leaky_relu"):
+        return abs(values[0]) >= 0.1
+    if op == "exp":
+        return abs(values[0]) <= 2
+    return True
+
+
+@given(expression_dags(max_ops=12))
+def test_dag_operands_stay_in_domain_and_every_node_reaches_the_output(dag):
+    values = dag.node_values()
+    used = set()
+    for step in dag.steps:
+        operands = [o.value if hasattr(o, "value") else values[o] for o in step.operands]
+        assert operands_fit_the_domain(step.op, operands, step.arg), (step, operands)
+        used.update(o for o in step.operands if isinstance(o, int))
+    assert used == set(range(len(values) - 1))  # every node but the output feeds another
+
+
 @given(expression_dags())
 def test_dag_repr_names_every_step(dag):
     text = repr(dag)

@@ -27,6 +27,7 @@ Hypothesis is imported only when a strategy is asked for, so ``gradcheck`` works
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -226,9 +227,10 @@ def gradcheck(
         ValueError: ``eps ≤ 0``, negative tolerances, an unknown mode, nothing to check.
 
     Notes:
-        * **Precision.** Everything runs in float64: a float32 ``Tensor`` input gets a float64
-          working copy of its data for the duration of the check (float32 finite differences
-          with eps = 1e-6 would be pure rounding noise). Its own data is not touched.
+        * **Precision.** Everything runs in float64: every float32 ``Tensor`` input (checked or
+          held fixed) gets a float64 working copy of its data for the duration of the check
+          (float32 finite differences with eps = 1e-6 would be pure rounding noise). Its own
+          float32 array is not touched. (If ``fn`` itself casts to float32, precision is lost.)
         * **Inputs are left exactly as found.** Inputs are perturbed through their ``data``
           attribute (so ``fn`` may also reach them through a closure, e.g. a model's
           parameters); afterwards every input's ``data`` is the very object it held before, bit
@@ -284,7 +286,7 @@ def gradcheck(
 
 
 def _kind(x: Any) -> str | None:
-    """ "value", "tensor", or None for anything else."""
+    """Which engine ``x`` belongs to: ``"value"``, ``"tensor"``, or None (a fixed input)."""
     if isinstance(x, Value):
         return "value"
     if isinstance(x, Tensor):
@@ -620,6 +622,13 @@ def _hypothesis():
     return st, hnp
 
 
+@functools.cache
+def _composite(draw_function: Callable) -> Callable:
+    """``hypothesis.strategies.composite(draw_function)``, decorated once (decorating is slow)."""
+    st, _ = _hypothesis()
+    return st.composite(draw_function)
+
+
 def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4):
     """Array shapes: tuples of ``min_dims``..``max_dims`` sides in ``min_side``..``max_side``.
 
@@ -732,7 +741,7 @@ def arrays(shape: Any, domain: str = "real", dtype: Any = np.float64):
     """
     st, _ = _hypothesis()
     dtype = _check_domain(domain, dtype)
-    return st.composite(_draw_array)(shape, domain, dtype)
+    return _composite(_draw_array)(shape, domain, dtype)
 
 
 def _draw_tensor(draw, shape: Any, domain: str, dtype: np.dtype, requires_grad: bool, label: str):
@@ -757,7 +766,7 @@ def tensors(
     """
     st, _ = _hypothesis()
     dtype = _check_domain(domain, dtype)
-    return st.composite(_draw_tensor)(shape, domain, dtype, bool(requires_grad), label)
+    return _composite(_draw_tensor)(shape, domain, dtype, bool(requires_grad), label)
 
 
 # =====================================================================================
@@ -1121,4 +1130,4 @@ def expression_dags(
         inputs = tuple(float(x) for x in inputs)
         if not inputs:
             raise ValueError("expression_dags: inputs must hold at least one value")
-    return st.composite(_draw_expression_dag)((low, high), int(max_ops), ops, inputs)
+    return _composite(_draw_expression_dag)((low, high), int(max_ops), ops, inputs)
