@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import graphviz
 import pytest
 from test_viz_support import design_example, edge_labels, label_text, needs_pygraphviz, parse_dot
 
 import viz
-from tinygrad_edu import Value, name_scope, trace
+from tinygrad_edu import PathLimitError, Value, name_scope, trace
 from viz import style
 from viz.scene import build_scene
 
@@ -224,6 +227,18 @@ def test_highlight_sums_running_products_over_routes():
     assert "(Σ of 2 paths)" in edge.rows[0][1]
 
 
+def test_highlight_refuses_too_many_paths_but_grouped_highlight_works():
+    x = Value(1.01, label="x")
+    h = x
+    for _ in range(12):
+        h = h * h  # two edges per square: 2**12 routes from the root to x
+    h.backward()
+    with pytest.raises(PathLimitError, match="path_limit=1000"):
+        viz.draw(h, highlight="x", path_limit=1000)
+    assert build_scene(h, highlight="x", path_limit=5000).highlight == "n0"
+    assert build_scene(h, highlight="x", group="depth").highlight is not None
+
+
 def test_highlight_errors():
     _, _, y = design_example()
     with pytest.raises(ValueError, match="no node labelled 'zz'"):
@@ -319,6 +334,29 @@ def test_rebuilding_the_same_expression_gives_identical_dot():
     big1 = viz.draw(_deep_chain(300)).source
     big2 = viz.draw(_deep_chain(300)).source
     assert big1 == big2
+
+
+def test_dot_is_identical_across_processes_and_hash_seeds():
+    script = (
+        "import viz\n"
+        "from tinygrad_edu import Value, name_scope\n"
+        "h = Value(0.5, label='x')\n"
+        "for k in range(6):\n"
+        "    with name_scope(f'layer{k}'):\n"
+        "        for _ in range(20):\n"
+        "            h = (h * 1.01 + Value(0.1, label='c')).tanh()\n"
+        "h.backward()\n"
+        "print(viz.draw(h, max_nodes=50).source)\n"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] and "layer5" in outputs[0]
 
 
 # --- options -----------------------------------------------------------------------------------

@@ -12,9 +12,12 @@ Node colour is log10 ‖grad‖ relative to the root's gradient (blue: shrunk, r
 nan, black: inf); edge colour and width follow the gradient that flowed along the edge. Large
 graphs are grouped by name scope (layer) or depth band. The engine never imports this package.
 
-Modules: :mod:`viz.scene` (what is shown, as data: reusable by other front ends),
-:mod:`viz.dot` (DOT), :mod:`viz.style` (colours, numbers, escaping), :mod:`viz.grouping`,
-:mod:`viz.backends` (system ``dot`` or pygraphviz), :mod:`viz.output`, :mod:`viz.flow`.
+Modules: :mod:`viz.scene` (what is shown, as data: :func:`build_scene` returns the
+:class:`NodeView`/:class:`EdgeView` objects of :mod:`viz.views` with stable ids, reusable by
+other front ends), :mod:`viz.text` (numbers, shapes and summaries in words), :mod:`viz.dot`
+(DOT), :mod:`viz.style` (colours, number format, escaping), :mod:`viz.grouping` (large graphs),
+:mod:`viz.backends` (system ``dot`` or pygraphviz), :mod:`viz.output` (``render``),
+:mod:`viz.flow` (the gradient-flow chart).
 """
 
 from .backends import available as available_renderers

@@ -18,159 +18,21 @@ What each piece says:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import rules
-from tinygrad_edu.graph import Graph, trace
+from tinygrad_edu.errors import PathLimitError
+from tinygrad_edu.graph import Graph, describe, trace
 
 from . import style
 from .errors import GraphTooLarge
 from .grouping import Group, aggregate_norms, combine_norms, group_nodes
+from .text import grad_text, is_array, local_text, node_rows, symbol, takes_grad
+from .views import DrawOptions, EdgeView, NodeView, Scene
 
-DIRECTIONS = ("BT", "TB", "LR", "RL")
-GROUP_MODES = ("auto", "scope", "depth")
-
-
-@dataclass(frozen=True)
-class DrawOptions:
-    """Every option of :func:`viz.draw`, checked once (see its docstring for their meaning)."""
-
-    direction: str = "BT"
-    max_nodes: int = 200
-    group: str | None = "auto"
-    max_groups: int = 30
-    highlight: Any = None
-    show_grad: bool = True
-    show_gain: bool = True
-    show_formula: bool | None = None
-    legend: bool = True
-    decades: float = style.DEFAULT_DECADES
-    title: str | None = None
-    path_limit: int = 1000
-    size: tuple = (40.0, 40.0)
-    dpi: float = 96.0
-
-    def __post_init__(self) -> None:
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"draw: direction must be one of {DIRECTIONS}, got {self.direction!r}")
-        _check_int("max_nodes", self.max_nodes, 1)
-        _check_int("max_groups", self.max_groups, 2)
-        _check_int("path_limit", self.path_limit, 1)
-        if self.group is not None and self.group not in GROUP_MODES:
-            raise ValueError(f"draw: group must be None or one of {GROUP_MODES}, got {self.group!r}")
-        for name in ("show_grad", "show_gain", "legend"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"draw: {name} must be True or False, got {getattr(self, name)!r}")
-        if self.show_formula is not None and not isinstance(self.show_formula, bool):
-            raise TypeError(f"draw: show_formula must be None, True or False, got {self.show_formula!r}")
-        if not _positive(self.decades):
-            raise ValueError(f"draw: decades must be a positive finite number, got {self.decades!r}")
-        if self.title is not None and not isinstance(self.title, str):
-            raise TypeError(f"draw: title must be a str, got {type(self.title).__name__}")
-        if not (
-            isinstance(self.size, (tuple, list)) and len(self.size) == 2 and all(map(_positive, self.size))
-        ):
-            raise ValueError(f"draw: size must be (width, height) in inches, got {self.size!r}")
-        if not _positive(self.dpi):
-            raise ValueError(f"draw: dpi must be a positive number, got {self.dpi!r}")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"draw: {name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"draw: {name} must be at least {minimum}, got {value}")
-
-
-def _positive(x: Any) -> bool:
-    return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x) and x > 0
-
-
-@dataclass(frozen=True)
-class NodeView:
-    """One box of the drawing.
-
-    Attributes:
-        id: stable DOT name (``n{k}`` with k from :attr:`Graph.ids`, ``g{k}`` for a group).
-        kind: ``"scalar"``, ``"tensor"`` or ``"group"``.
-        title: the node's label, or the group's name ("" when unlabelled).
-        symbol: the op glyph from the rule table (``"σ"``, ``"×"``; "" for a leaf).
-        rows: ``(name, text)`` lines shown under the title, e.g. ``("grad", "0.25")``.
-        depth: distance from the root (the smallest member depth for a group).
-        magnitude: ‖grad‖ (aggregate for a group); None before backward or without gradient.
-        status: ``none`` / ``zero`` / ``finite`` / ``nan`` / ``inf`` (from ``magnitude``).
-        fill, font: colours. on_path: highlight mode, on a highlighted path. faded: off it.
-        members: for a group, the ids of its nodes; for a node, its own id.
-    """
-
-    id: str
-    kind: str
-    title: str
-    symbol: str
-    rows: tuple
-    depth: int
-    magnitude: float | None
-    status: str
-    fill: str
-    font: str
-    on_path: bool = False
-    faded: bool = False
-    target: bool = False
-    members: tuple = ()
-
-
-@dataclass(frozen=True)
-class EdgeView:
-    """One arrow ``tail → head`` (from the operand to the node that used it).
-
-    Attributes:
-        id: ``e{k}_{i}``: operand ``i`` of node ``n{k}``; ``ge{a}_{b}`` between groups.
-        tail, head: node ids. index: operand position (``-1`` for a group edge).
-        rows: text lines of the label (local derivative first).
-        local: the local derivative as a number when it is one (scalars), else None.
-        magnitude: ‖gradient that flowed‖ (None before backward). gain: its gain, if known.
-        running: highlight mode, the running product of locals from the root (scalars).
-        colour, width, dashed: how the line is drawn. count: edges merged (groups).
-    """
-
-    id: str
-    tail: str
-    head: str
-    index: int
-    rows: tuple
-    local: float | None
-    magnitude: float | None
-    gain: float | None
-    status: str
-    colour: str
-    width: float
-    dashed: bool = False
-    on_path: bool = False
-    faded: bool = False
-    running: float | None = None
-    count: int = 1
-
-
-@dataclass(frozen=True)
-class Scene:
-    """Everything to draw: nodes, edges, rank rows, and what the legend must explain."""
-
-    nodes: tuple
-    edges: tuple
-    ranks: tuple  # ((depth, (ids...)), ...) for an ungrouped drawing, () when grouped
-    kind: str  # "scalar" or "tensor"
-    grouped: str | None  # None, "scope" or "depth"
-    has_grad: bool
-    reference: float
-    highlight: str | None  # id of the highlighted node
-    options: DrawOptions
-    total_nodes: int = 0
-    notes: tuple = field(default=())
-
+__all__ = ["build_scene", "as_graph", "DrawOptions", "NodeView", "EdgeView", "Scene"]
 
 # --- entry point -------------------------------------------------------------------------
 
@@ -191,7 +53,7 @@ def build_scene(source: Any, **options: Any) -> Scene:
     opts = DrawOptions(**options)
     graph = as_graph(source)
     root = graph.root
-    kind = "tensor" if any(_is_array(n.data) for n in graph.nodes) else "scalar"
+    kind = "tensor" if any(is_array(n.data) for n in graph.nodes) else "scalar"
     root_grad = style.magnitude(root.grad)
     has_grad = opts.show_grad and root_grad is not None and root_grad != 0.0
     reference = root_grad if has_grad and style.status(root_grad) == "finite" else 1.0
@@ -247,9 +109,9 @@ def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
 
     nodes = []
     for node in graph.nodes:
-        m = style.magnitude(node.grad) if has_grad and _takes_grad(node) else None
+        m = style.magnitude(node.grad) if has_grad and takes_grad(node) else None
         fill, font = style.node_colours(m, reference, opts.decades)
-        rows = list(_node_rows(node, has_grad))
+        rows = list(node_rows(node, has_grad))
         if node is target and target in path_sums:
             rows.append(("Σ paths", style.fmt(path_sums[target])))
         faded = on_path is not None and node not in on_path
@@ -259,9 +121,9 @@ def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
         nodes.append(
             NodeView(
                 id=nid,
-                kind="tensor" if _is_array(node.data) else "scalar",
+                kind="tensor" if is_array(node.data) else "scalar",
                 title=node.label,
-                symbol=_symbol(node),
+                symbol=symbol(node),
                 rows=tuple(rows),
                 depth=graph.depth[node],
                 magnitude=m,
@@ -350,10 +212,20 @@ def _running_products(graph, target, limit, kind) -> tuple[dict, dict]:
     if target is None or kind != "scalar":
         return {}, {}
     ids = graph.ids
+    try:
+        paths = graph.paths(target, limit=limit)
+    except PathLimitError as exc:
+        raise PathLimitError(
+            f"draw(highlight=...): {exc.count} paths lead from the root to {describe(target)}, more "
+            f"than path_limit={limit}; pass a larger path_limit, or highlight in a grouped drawing "
+            "(group='depth' or 'scope'), which marks the paths without listing them",
+            count=exc.count,
+            limit=limit,
+        ) from None
     route_ids: dict = {}  # (route so far, next edge) -> a small int naming the longer route
     routes: dict = {}  # edge key -> {route id: running product along that route}
     total = 0.0
-    for path in graph.paths(target, limit=limit):
+    for path in paths:
         product = 1.0
         route = -1  # the empty route at the root
         for edge in path.edges:
@@ -505,107 +377,3 @@ def _group_gain(parent_side: Group, child_side: Group) -> float | None:
     if b == 0.0 or b != b or a != a or (a == math.inf and b == math.inf):
         return math.nan
     return a / b
-
-
-# --- texts -------------------------------------------------------------------------------
-
-
-def _is_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray)
-
-
-def _takes_grad(node: Any) -> bool:
-    return bool(getattr(node, "requires_grad", True))
-
-
-def _symbol(node: Any) -> str:
-    """The op glyph, with the op's static argument when it is short (``x**3`` → ``^3``)."""
-    if not node.op:
-        return ""
-    entry = rules.RULES.get(node.op)
-    symbol = entry.symbol if entry is not None else node.op
-    arg = arg_text(node.arg)
-    if "softmax" in node.op and isinstance(node.arg, int):
-        arg = f"axis={node.arg}"  # softmax's arg is the axis it normalises over
-    if not arg:
-        return symbol
-    return f"^{arg}" if node.op == "pow_const" else f"{symbol} {arg}"
-
-
-def arg_text(arg: Any) -> str:
-    """A node's static argument in a few characters ("" when there is none or it is long).
-
-    A number prints as itself (an exponent, a slope); a reduction's axes as ``axis=1``; a
-    short tuple (a new shape) as itself. Anything longer is left to the tooltip of a viewer.
-    """
-    if arg is None or isinstance(arg, bool):
-        return ""
-    if isinstance(arg, Real):
-        return style.fmt(arg)
-    if hasattr(arg, "axis"):
-        axis = arg.axis
-        if axis is None:
-            return ""
-        if isinstance(axis, tuple) and len(axis) == 1:
-            axis = axis[0]
-        return f"axis={axis}"
-    text = str(arg)
-    return text if len(text) <= 16 else ""
-
-
-def _node_rows(node: Any, has_grad: bool):
-    """``(name, text)`` rows of a node: data (or shape and summary), then the gradient."""
-    data = node.data
-    if _is_array(data):
-        yield ("shape", style.fmt_shape(data.shape) + ("" if data.dtype == np.float64 else f" {data.dtype}"))
-        yield ("data", array_summary(data))
-        if has_grad:
-            if node.grad is None:
-                yield ("grad", "none" if _takes_grad(node) else "not required")
-            else:
-                yield ("grad", grad_text(node.grad))
-    else:
-        yield ("data", style.fmt(data))
-        if has_grad:
-            yield ("grad", style.fmt(node.grad))
-
-
-def array_summary(x: np.ndarray) -> str:
-    """A tensor in one short line: its value when it has one element, else mean and norm."""
-    if x.size == 1:
-        return style.fmt(x.reshape(-1)[0])
-    if x.size == 0:
-        return "empty"
-    with np.errstate(all="ignore"):
-        mean = float(np.mean(x, dtype=np.float64))
-    return f"mean {style.fmt(mean)}, ‖·‖ {style.fmt(style.magnitude(x))}"
-
-
-def grad_text(g: Any) -> str:
-    """A gradient in one short line: the number, or ‖·‖ of an array (its value if one element)."""
-    if isinstance(g, Real):
-        return style.fmt(g)
-    arr = np.asarray(g)
-    if arr.size == 1:
-        return style.fmt(arr.reshape(-1)[0])
-    return "‖·‖ " + style.fmt(style.magnitude(arr))
-
-
-def local_text(local: Any) -> str:
-    """A local derivative in one short line.
-
-    A number prints as itself; an elementwise array as ``mean|·|`` of its entries (for σ that
-    is the mean |σ'|, at most 0.25); a small local object (matmul's ``·Wᵀ`` ...) by its own
-    ``summary()``.
-    """
-    if isinstance(local, Real):
-        return style.fmt(local)
-    if _is_array(local):
-        if local.size == 1:
-            return style.fmt(local.reshape(-1)[0])
-        with np.errstate(all="ignore"):
-            return "mean|·| " + style.fmt(float(np.mean(np.abs(local), dtype=np.float64)))
-    summary = getattr(local, "summary", None)
-    if callable(summary):
-        return str(summary())
-    return type(local).__name__
