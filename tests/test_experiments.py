@@ -7,8 +7,13 @@ are under ``@pytest.mark.slow`` (run them with ``pytest -m slow``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
+import runpy
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,15 +34,30 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("pictures")
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 _CACHE: dict = {}
 
 
-def quick(name: str, folder) -> dict:
-    """Each quick experiment runs once per session (pictures written into ``folder``)."""
+def run_example(script: str, out: Path) -> tuple[dict, str]:
+    """Run ``examples/<script>.py --quick --out out`` in this process; its globals and its output."""
+    argv, path = sys.argv, list(sys.path)
+    sys.argv = [f"{script}.py", "--quick", "--out", str(out)]
+    sys.path.insert(0, str(EXAMPLES))  # for the shared _args helper
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            namespace = runpy.run_path(str(EXAMPLES / f"{script}.py"), run_name="__main__")
+    finally:
+        sys.argv, sys.path[:] = argv, path
+    return namespace, printed.getvalue()
+
+
+def quick(name: str, folder: Path) -> dict:
+    """Each experiment runs once per session in its quick form, through its example script
+    (so the examples are tested too); pictures go into ``folder``."""
     if name not in _CACHE:
-        messages: list[str] = []
-        result = experiments.run(name, seed=0, quick=True, out=folder, progress=messages.append)
-        _CACHE[name] = (result, messages)
+        namespace, printed = run_example(name, folder)
+        _CACHE[name] = (namespace["result"], printed)
     return _CACHE[name][0]
 
 
@@ -66,8 +86,10 @@ def test_result_follows_the_documented_schema(name, folder):
     common.validate(result, module.RESULT_KEYS)
     assert result["experiment"] == name and result["seed"] == 0 and result["config"]["quick"] is True
     assert json.loads(json.dumps(result, allow_nan=False)) == result  # strict JSON round trip
-    assert len(module.table(result).splitlines()) >= 4
-    assert _CACHE[name][1], "progress messages were reported"
+    table = module.table(result)
+    assert len(table.splitlines()) >= 4
+    assert table in _CACHE[name][1]  # the example printed the table ...
+    assert _CACHE[name][1].replace(table, "").strip()  # ... and progress messages
 
 
 @pytest.mark.parametrize(
@@ -179,6 +201,21 @@ def test_classification_health(folder):
     assert healthy["test_accuracy"] > 0.9
     assert vanishing["test_accuracy"] < 0.65
     assert vanishing["final_loss"] == pytest.approx(math.log(2), abs=0.01)
+
+
+# --- examples -----------------------------------------------------------------------------------
+
+
+def test_there_is_one_example_per_experiment_and_a_tour():
+    scripts = {p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_")}
+    assert scripts == set(experiments.names()) | {"scalar_graph_tour"}
+
+
+def test_scalar_graph_tour_example(tmp_path):
+    namespace, printed = run_example("scalar_graph_tour", tmp_path)
+    assert "dL/dw" in printed and "(sum over 2 paths)" in printed
+    assert namespace["w"].grad == pytest.approx(sum(p.product for p in namespace["g"].paths(namespace["w"])))
+    assert (tmp_path / "tour.svg").stat().st_size > 1000
 
 
 # --- the demo ----------------------------------------------------------------------------------
