@@ -22,9 +22,18 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_scalar.py
+	$(PY) benchmarks/bench_tensor.py
+	$(PY) benchmarks/bench_render.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks
+
+# The README's pictures and tables (docs/gallery/): the demo and every experiment at full size.
+gallery: $(STAMP)
+	$(PY) -m tinygrad_edu demo --out docs/gallery --quiet > docs/gallery/demo.txt
+	for name in nielsen glorot he clipping regression classification; do \
+		$(PY) -m tinygrad_edu experiment $$name --out docs/gallery --quiet > docs/gallery/$$name.txt || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
