@@ -30,6 +30,7 @@ lint: $(STAMP)
 
 # The README's pictures and tables (docs/gallery/): the demo and every experiment at full size.
 gallery: $(STAMP)
+	mkdir -p docs/gallery
 	$(PY) -m tinygrad_edu demo --out docs/gallery --quiet > docs/gallery/demo.txt
 	for name in nielsen glorot he clipping regression classification; do \
 		$(PY) -m tinygrad_edu experiment $$name --out docs/gallery --quiet > docs/gallery/$$name.txt || exit 1; \

@@ -25,7 +25,6 @@ from .errors import PathLimitError, TinygradEduError
 from .experiments.common import stderr_progress
 from .expr import FUNCTIONS, ExpressionError, parse, parse_assignment
 from .graph import fmt, trace
-from .scalar import Value
 
 PROG = "tinygrad-edu"
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -39,18 +38,13 @@ class UsageError(TinygradEduError, ValueError):
 
 def worked_example() -> str:
     """The worked chain-rule example: a tiny neuron and every path product, as text."""
-    x = Value(0.5, label="x")
-    w = Value(-1.5, label="w")
-    b = Value(0.8, label="b")
-    h = (w * x + b).sigmoid()
-    h.label = "h"
-    L = (h * h).tanh()
-    L.label = "L"
-    L.backward()
+    from .experiments.demo import worked_neuron
+
+    L, leaves = worked_neuron()
     g = trace(L)
     lines = ["L = tanh(h·h), h = σ(w·x + b) with x=0.5, w=−1.5, b=0.8", ""]
-    for leaf in (w, x, b):
-        lines.append(g.chain_rule_text(leaf))
+    for name in ("w", "x", "b"):
+        lines.append(g.chain_rule_text(leaves[name]))
         lines.append("")
     return "\n".join(lines).rstrip()
 

@@ -14,7 +14,9 @@ Written into the output folder:
   the gradient between layers);
 * ``gradient_flow.svg/.png`` — ‖∂L/∂W‖ per layer for both nets on one log-scale chart;
 * ``sigmoid_chain.svg/.png`` — six sigmoids applied to one number: every edge carries its σ',
-  each ≤ 0.25, and the gradient at ``x`` is their product.
+  each ≤ 0.25, and the gradient at ``x`` is their product;
+* ``worked_example.svg/.png`` — the neuron of the worked chain-rule example, with ``w``'s two
+  paths to the loss highlighted and the running product ∏ on each edge.
 
 :func:`run` returns the measured numbers; :func:`text` turns them into the terminal report.
 """
@@ -44,6 +46,22 @@ def layer_gradients(net: nn.MLP) -> dict[str, float]:
     """‖∂L/∂W‖ of every Linear layer, input side first, named L1, L2, …"""
     linears = [m for m in net.layers if isinstance(m, nn.Linear)]
     return {f"L{i + 1}": float(np.linalg.norm(m.weight.grad)) for i, m in enumerate(linears)}
+
+
+def worked_neuron() -> tuple[Value, dict[str, Value]]:
+    """The worked example: ``L = tanh(h·h)``, ``h = σ(w·x + b)`` at x=0.5, w=−1.5, b=0.8, after backward.
+
+    ``h`` is used twice, so each leaf has two paths to ``L`` and its gradient is their sum.
+    """
+    x = Value(0.5, label="x")
+    w = Value(-1.5, label="w")
+    b = Value(0.8, label="b")
+    h = (w * x + b).sigmoid()
+    h.label = "h"
+    L = (h * h).tanh()
+    L.label = "L"
+    L.backward()
+    return L, {"w": w, "x": x, "b": b}
 
 
 def sigmoid_chain(x: float = 0.5, length: int = CHAIN_LENGTH) -> tuple[Value, Value]:
@@ -96,7 +114,8 @@ def run(
     }
     folder = output_dir(out)
     if folder is not None:
-        report["files"] = pictures(roots, gradients, h, folder, formats, progress)
+        neuron, _ = worked_neuron()
+        report["files"] = pictures(roots, gradients, h, neuron, folder, formats, progress)
     return report
 
 
@@ -104,6 +123,7 @@ def pictures(
     roots: dict,
     gradients: dict,
     chain: Value,
+    neuron: Value,
     folder: Path,
     formats: tuple[str, ...],
     progress: Progress | None,
@@ -132,6 +152,14 @@ def pictures(
                 chain,
                 folder / f"sigmoid_chain.{suffix}",
                 title=f"{CHAIN_LENGTH} sigmoids: every edge multiplies the gradient by σ' ≤ 0.25",
+            )
+        )
+        written.append(
+            viz.render(
+                neuron,
+                folder / f"worked_example.{suffix}",
+                highlight="w",
+                title="the worked example: dL/dw is the sum over w's two paths of the products ∏",
             )
         )
     return [str(path) for path in written]

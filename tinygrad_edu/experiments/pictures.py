@@ -48,8 +48,13 @@ def line_chart(
     xlabel: str,
     ylabel: str,
     log: bool = True,
+    note: str = "",
 ) -> Path:
-    """One line per series; x may be numbers or labels (kept in order); None/NaN points are skipped."""
+    """One line per series; x may be numbers or labels (kept in order).
+
+    None/NaN points cannot be drawn (and not on a log scale either): pass a ``note`` that says
+    where they are, so they do not disappear silently.
+    """
     Figure, rc_context = _pyplot()
     with rc_context(_STYLE):
         fig = Figure(figsize=(6.4, 4.2), layout="constrained")
@@ -75,6 +80,8 @@ def line_chart(
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend()
+        if note:
+            ax.text(0.98, 0.03, note, transform=ax.transAxes, ha="right", va="bottom", color="#b03030")
         return _save(fig, path)
 
 
