@@ -37,11 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from . import graph
-from .errors import TinygradEduError
-from .modes import enable_grad, no_grad
-from .scalar import Value
-from .tensor import Tensor
+from .. import graph
+from ..errors import TinygradEduError
+from ..modes import enable_grad, no_grad
+from ..scalar import Value
+from ..tensor import Tensor
 
 __all__ = [
     "gradcheck",
