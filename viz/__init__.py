@@ -34,10 +34,12 @@ from .errors import (
 from .flow import gradient_flow_chart, layer_norms
 from .output import render
 from .scene import DrawOptions, EdgeView, NodeView, Scene, build_scene
+from .viewer import viewer  # the function; the package's helpers: from viz.viewer import ...
 
 __all__ = [
     "draw",
     "render",
+    "viewer",
     "gradient_flow_chart",
     "layer_norms",
     "build_scene",
