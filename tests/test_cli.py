@@ -66,6 +66,8 @@ BAD = [
     (["experiment", "nope"], "unknown experiment 'nope'; known experiments: nielsen"),
     (["experiment"], "give an experiment NAME"),
     (["experiment", "clipping", "--seed", "abc"], "invalid int value"),
+    (["experiment", "clipping", "--seed", "-1"], "must be ≥ 0"),
+    (["graph", "x", "--set", "x=1", "--name", "../escape"], "without folders"),
     (["graph", "tanh(w*x"], "bad syntax"),
     (["graph", "foo(x)", "--set", "x=1"], "unknown function 'foo'"),
     (["graph", "x.real", "--set", "x=1"], "attribute access"),

@@ -52,10 +52,28 @@ def worked_example() -> str:
 # --- argument parsing ------------------------------------------------------------------
 
 
+def _seed(text: str) -> int:
+    """``--seed``: a whole number ≥ 0 (numpy's generators refuse negative seeds)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {seed}")
+    return seed
+
+
+def _file_stem(text: str) -> str:
+    """``--name``: a file name without folders (the folder is --out)."""
+    if not text or text in (".", "..") or any(sep in text for sep in ("/", "\\", "\0")):
+        raise argparse.ArgumentTypeError(f"a file name without folders is needed, got {text!r}")
+    return text
+
+
 def _common() -> argparse.ArgumentParser:
     """Options every subcommand takes."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    common.add_argument("--seed", type=_seed, default=0, help="random seed, ≥ 0 (default: 0)")
     common.add_argument(
         "--out",
         default="out",
@@ -109,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     graph.add_argument("--wrt", action="append", metavar="NAME", help="only these variables' chain rule")
     graph.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
-    graph.add_argument("--name", default="graph", help="file name without suffix (default: graph)")
+    graph.add_argument(
+        "--name", type=_file_stem, default="graph", help="file name without suffix (default: graph)"
+    )
 
     experiment = sub.add_parser(
         "experiment",
