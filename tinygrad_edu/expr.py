@@ -168,9 +168,7 @@ def parse(source: str) -> Expression:
     return Expression(text, tree, variables)
 
 
-def build(
-    source: str, values: Mapping[str, Any], label: str | None = None
-) -> tuple[Value, dict[str, Value]]:
+def build(source: str, values: Mapping[str, Any], label: str | None = None) -> tuple[Value, dict[str, Value]]:
     """``parse(source).build(values, label)``: the graph of ``source`` and its leaf per variable."""
     return parse(source).build(values, label)
 
