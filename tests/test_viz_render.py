@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import struct
 import sys
 
@@ -53,6 +54,16 @@ def test_each_renderer_writes_each_format(tmp_path, renderer, fmt):
     if fmt == "svg":
         assert svg_lines(data, "e2_0")[0] == "local -3"  # ∂(a·b)/∂a = b = −3, drawn on its edge
     assert [p.name for p in tmp_path.iterdir()] == [f"y.{fmt}"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("renderer", ["dot", "pygraphviz"])
+def test_svg_content_fits_its_viewbox(tmp_path, renderer):
+    """Graphviz 2.x scales SVG content by dpi/72 inside an unscaled viewBox: browsers clip it."""
+    if not RENDERER_PRESENT[renderer]:
+        pytest.skip(f"renderer {renderer!r} is not installed")
+    _, _, y = design_example()
+    text = viz.render(y, tmp_path / "y.svg", renderer=renderer).read_text()
+    assert re.search(r'<g id="graph0" class="graph" transform="scale\(1 1\)', text)
 
 
 def test_dot_suffix_needs_no_renderer(tmp_path, no_dot, no_pygraphviz):

@@ -26,6 +26,7 @@ RENDERERS = ("dot", "pygraphviz")
 ENV_VAR = "TINYGRAD_EDU_RENDERER"
 #: Formats the renderers write (DOT itself is written without a renderer).
 IMAGE_FORMATS = ("svg", "png", "pdf", "jpeg")
+VECTOR_FORMATS = ("svg", "pdf")
 DEFAULT_TIMEOUT = 60.0
 
 INSTALL_HINT = (
@@ -113,18 +114,21 @@ def render_bytes(source: str, fmt: str, renderer: str = "auto", timeout: float =
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"render: format must be one of {IMAGE_FORMATS}, got {fmt!r}")
     chosen = resolve(renderer)
+    # `dpi` only means something for bitmaps; Graphviz 2.x scales SVG content by dpi/72 without
+    # scaling its viewBox, which clips the picture in browsers. Vector output is drawn at 72.
+    args = ["-Gdpi=72"] if fmt in VECTOR_FORMATS else []
     if chosen == "dot":
-        return _run_dot(source, fmt, timeout)
-    return _run_pygraphviz(source, fmt)
+        return _run_dot(source, fmt, timeout, args)
+    return _run_pygraphviz(source, fmt, args)
 
 
-def _run_dot(source: str, fmt: str, timeout: float) -> bytes:
+def _run_dot(source: str, fmt: str, timeout: float, args: list[str]) -> bytes:
     exe = dot_executable()
     if exe is None:  # vanished since resolve(): report it the same way
         raise RendererNotFound("the `dot` executable disappeared from PATH; " + INSTALL_HINT)
     try:
         done = subprocess.run(
-            [exe, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout
+            [exe, f"-T{fmt}", *args], input=source.encode("utf-8"), capture_output=True, timeout=timeout
         )
     except subprocess.TimeoutExpired:
         raise RenderError(
@@ -137,12 +141,12 @@ def _run_dot(source: str, fmt: str, timeout: float) -> bytes:
     return done.stdout
 
 
-def _run_pygraphviz(source: str, fmt: str) -> bytes:
+def _run_pygraphviz(source: str, fmt: str, args: list[str]) -> bytes:
     import pygraphviz
 
     try:
         agraph = pygraphviz.AGraph(string=source)
-        data = agraph.draw(path=None, format=fmt, prog="dot")
+        data = agraph.draw(path=None, format=fmt, prog="dot", args=" ".join(args))
     except (pygraphviz.DotError, ValueError, OSError) as exc:
         raise RenderError(f"pygraphviz failed to render {fmt}: {exc}") from exc
     if not data:
