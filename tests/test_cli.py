@@ -35,11 +35,11 @@ def run_module(*argv: str, cwd=None) -> subprocess.CompletedProcess:
 def test_help_lists_the_subcommands(capsys):
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0
-    for command in ("demo", "graph", "experiment"):
+    for command in ("demo", "graph", "experiment", "viewer"):
         assert command in out
 
 
-@pytest.mark.parametrize("command", ["demo", "graph", "experiment"])
+@pytest.mark.parametrize("command", ["demo", "graph", "experiment", "viewer"])
 def test_each_subcommand_has_help_with_seed_and_out(capsys, command):
     code, out, _ = run_cli(capsys, command, "--help")
     assert code == 0
@@ -78,6 +78,8 @@ BAD = [
     (["graph", "x", "--set", "x=1", "--wrt", "y"], "not a variable"),
     (["graph", "x", "--set", "x=1", "--format", "gif"], "invalid choice"),
     (["demo", "--bogus"], "unrecognized arguments"),
+    (["viewer", "tanh(w*x"], "bad syntax"),
+    (["viewer", "--demo", "nope"], "invalid choice"),
 ]
 
 
@@ -90,7 +92,13 @@ def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
 
 
 @pytest.mark.parametrize(
-    "command", [["demo", "--quick"], ["graph", "x", "--set", "x=1"], ["experiment", "glorot"]]
+    "command",
+    [
+        ["demo", "--quick"],
+        ["graph", "x", "--set", "x=1"],
+        ["experiment", "glorot"],
+        ["viewer", "--demo", "chain"],
+    ],
 )
 def test_unwritable_out_exits_2_before_any_work(capsys, tmp_path, command):
     target = _file(tmp_path) / "sub"  # a folder inside a regular file cannot exist
@@ -220,3 +228,26 @@ def test_worked_example_is_the_chain_rule_of_one_neuron():
     text = worked_example()
     assert text.startswith("L = tanh(h·h), h = σ(w·x + b)")
     assert "dL/dw" in text and "(sum over 2 paths)" in text
+
+
+def test_viewer_writes_one_html_page(capsys, tmp_path):
+    code, out, _ = run_cli(
+        capsys,
+        "viewer",
+        "tanh(w*x + b)",
+        "--set",
+        "x=0.5",
+        "--set",
+        "w=-1.5",
+        "--set",
+        "b=0.8",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "neuron",
+    )
+    assert code == 0
+    page = tmp_path / "neuron.html"
+    assert str(page) in out
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<svg" in text

@@ -6,6 +6,7 @@ Subcommands::
     tinygrad-edu graph "tanh(w*x + b)" --set x=0.5 --set w=-1.5 --set b=0.8
     tinygrad-edu experiment list            # the classic experiments
     tinygrad-edu experiment nielsen [--json] [--quick]
+    tinygrad-edu viewer --demo chain         # step through backward in the browser
 
 Every subcommand takes ``--seed N`` and ``--out DIR`` (pictures; default ``out/``). Progress on
 long work goes to stderr, so ``--json`` output on stdout stays machine-readable. Bad input
@@ -145,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--json", action="store_true", help="print only the measured numbers, as JSON")
     experiment.add_argument("--quick", action="store_true", help="a smaller, faster version (seconds)")
     experiment.add_argument("--no-pictures", action="store_true", help="measure only, write no files")
+
+    from viz.viewer import add_viewer_arguments  # the viewer lives in viz; the engine never needs it
+
+    add_viewer_arguments(
+        sub.add_parser(
+            "viewer",
+            parents=[common],
+            help="step through backprop in the browser (one self-contained HTML file)",
+        )
+    )
     return parser
 
 
@@ -239,7 +250,14 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "graph": cmd_graph, "experiment": cmd_experiment}
+def cmd_viewer(args: argparse.Namespace) -> int:
+    from viz.viewer import run_viewer_command
+
+    _output_dir(args.out)  # same check and message as every other subcommand
+    return run_viewer_command(args)
+
+
+COMMANDS = {"demo": cmd_demo, "graph": cmd_graph, "experiment": cmd_experiment, "viewer": cmd_viewer}
 
 
 def main(argv: list[str] | None = None) -> int:
