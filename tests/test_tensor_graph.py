@@ -201,3 +201,14 @@ def test_train_a_tensor_mlp_by_hand():
     with no_grad():
         predicted = ((x @ W1 + b1).relu() @ W2 + b2).data.argmax(axis=1)
     assert (predicted == labels).mean() > 0.9
+
+
+def test_switching_requires_grad_on_after_use_still_gives_the_operand_shape():
+    # x was broadcast against W while it did not require grad; its edge must still sum back.
+    x = Tensor(np.array([1.0, 2.0, 3.0]))
+    W = Tensor(np.ones((2, 3)), requires_grad=True)
+    y = (x * W).sum()
+    x.requires_grad = True
+    y.backward()
+    assert x.grad.shape == (3,)
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])

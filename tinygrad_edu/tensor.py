@@ -500,6 +500,10 @@ def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
     )
 
 
+#: The ``arg`` of a constant made from a Python number inside an op (``x * 0.9``).
+LIFTED = "lifted number"
+
+
 def _constant(value: Any, dtype: np.dtype) -> Tensor:
     node = _new(Tensor)
     node.data = _asarray(value, dtype)
@@ -508,7 +512,7 @@ def _constant(value: Any, dtype: np.dtype) -> Tensor:
     node.local_grads = ()
     node.op = ""
     node.label = ""
-    node.arg = None
+    node.arg = LIFTED
     node.scope = _state.scope
     node.requires_grad = False
     return node
@@ -564,13 +568,15 @@ def _binary(op: str, compute: Any, a: Tensor, b: Tensor) -> Tensor:
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
-        # An edge into a tensor without requires_grad never carries a gradient, so its local
-        # stays the rule's raw elementwise derivative (the backward loop skips that edge).
+        # An edge into a number lifted by _lift never carries a gradient (nobody can ask for
+        # it), so its local stays the rule's raw elementwise derivative: a cheaper node. Every
+        # other edge gets a local of its operand's shape, even without requires_grad, so that
+        # switching requires_grad on later cannot send a wrongly shaped gradient.
         shape = out.shape
         dtype = out.dtype
-        if a.requires_grad and (la.__class__ is float or ad.shape != shape or not shape or ad.dtype != dtype):
+        if a.arg is not LIFTED and (la.__class__ is float or ad.shape != shape or not shape or ad.dtype != dtype):
             la = _fit(la, a, out)
-        if b.requires_grad and (lb.__class__ is float or bd.shape != shape or not shape or bd.dtype != dtype):
+        if b.arg is not LIFTED and (lb.__class__ is float or bd.shape != shape or not shape or bd.dtype != dtype):
             lb = _fit(lb, b, out)
         return _node(out, op, None, (a, b), (la, lb))
     return _node(out, op, None, (a, b), None)
