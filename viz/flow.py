@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import ChartsUnavailable, UnsupportedFormat
 from .grouping import combine_norms, scope_keys
-from .output import _write_atomically, output_format
+from .output import output_format, write_atomically
 from .scene import as_graph
 from .style import magnitude
 
@@ -135,7 +135,7 @@ def gradient_flow_chart(
         buffer = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else None)
         fig.savefig(buffer, format=fmt, dpi=110, metadata=metadata)
-    _write_atomically(target, buffer.getvalue())
+    write_atomically(target, buffer.getvalue())
     return target
 
 

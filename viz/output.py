@@ -30,23 +30,37 @@ def output_format(path: Any) -> tuple[Path, str]:
         UnsupportedFormat: the suffix is not ``.svg``, ``.png``, ``.pdf``, ``.dot`` or ``.gv``.
         OutputPathError: the folder does not exist, the path is a folder, or it is not writable.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"render: path must be a str or os.PathLike, got {type(path).__name__}")
-    target = Path(path)
+    target = as_path(path, "render")
     fmt = FORMATS.get(target.suffix.lower())
     if fmt is None:
         raise UnsupportedFormat(
             f"render: cannot tell the format of {str(target)!r} from its suffix {target.suffix!r}; "
             f"use one of {', '.join(sorted(FORMATS))}"
         )
+    check_writable(target, "render")
+    return target, fmt
+
+
+def as_path(path: Any, who: str) -> Path:
+    """``path`` as a ``Path``; ``TypeError`` (its message starting ``"<who>: "``) if it is not path-like."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{who}: path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
+
+
+def check_writable(target: Path, who: str) -> None:
+    """Raise ``OutputPathError`` (message starting ``"<who>: "``) unless ``target`` can be written.
+
+    Its folder must exist, it must not itself be a folder, and the folder (and the file, if it
+    exists) must be writable. Shared by every writer in viz, so they all fail alike and early.
+    """
     folder = target.parent
     if not folder.is_dir():
-        raise OutputPathError(f"render: the folder {str(folder)!r} of {str(target)!r} does not exist")
+        raise OutputPathError(f"{who}: the folder {str(folder)!r} of {str(target)!r} does not exist")
     if target.is_dir():
-        raise OutputPathError(f"render: {str(target)!r} is a folder, not a file name")
+        raise OutputPathError(f"{who}: {str(target)!r} is a folder, not a file name")
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise OutputPathError(f"render: no permission to write {str(target)!r}")
-    return target, fmt
+        raise OutputPathError(f"{who}: no permission to write {str(target)!r}")
 
 
 def render(
@@ -93,12 +107,15 @@ def render(
         data = text.encode("utf-8")
     else:
         data = backends.render_bytes(text, fmt, renderer=renderer, timeout=timeout)
-    _write_atomically(target, data)
+    write_atomically(target, data)
     return target
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temporary file next to ``target``, then rename it into place."""
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write to a temporary file next to ``target``, then rename it into place.
+
+    A failure (or an interrupt) leaves the old file, or none, never a half-written one.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

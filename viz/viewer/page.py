@@ -24,14 +24,14 @@ import html
 import json
 import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .. import backends
 from ..dot import to_digraph
-from ..errors import GraphTooLarge, OutputPathError, RenderError, UnsupportedFormat
+from ..errors import GraphTooLarge, RenderError, UnsupportedFormat
+from ..output import as_path, check_writable, write_atomically
 from ..scene import as_graph, build_scene
 from .record import record_pass
 
@@ -133,7 +133,7 @@ def viewer(
     data["title"] = title if title is not None else f"Backward pass of {root_name}"
     data["subtitle"] = _subtitle(graph, scene, data)
     page = build_page(data, svg)
-    _write_atomically(target, page.encode("utf-8"))
+    write_atomically(target, page.encode("utf-8"))  # never a half-written page
     return target
 
 
@@ -250,32 +250,10 @@ def build_page(data: dict, svg: str) -> str:
 
 
 def _output_path(path: Any) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"viewer: path must be a str or os.PathLike, got {type(path).__name__}")
-    target = Path(path)
+    target = as_path(path, "viewer")
     if target.suffix.lower() not in SUFFIXES:
         raise UnsupportedFormat(
             f"viewer: writes an HTML page; give a path ending in .html, got {str(target)!r}"
         )
-    folder = target.parent
-    if not folder.is_dir():
-        raise OutputPathError(f"viewer: the folder {str(folder)!r} of {str(target)!r} does not exist")
-    if target.is_dir():
-        raise OutputPathError(f"viewer: {str(target)!r} is a folder, not a file name")
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise OutputPathError(f"viewer: no permission to write {str(target)!r}")
+    check_writable(target, "viewer")
     return target
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write next to ``target`` under a temporary name, then rename: never a half-written page."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
