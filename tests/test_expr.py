@@ -19,6 +19,7 @@ from tinygrad_edu.expr import (
     build,
     parse,
     parse_assignment,
+    parse_assignments,
 )
 
 
@@ -129,6 +130,15 @@ def test_parse_assignment(text, expected):
 def test_parse_assignment_rejects(text):
     with pytest.raises(ExpressionError):
         parse_assignment(text)
+
+
+def test_parse_assignments_collects_every_value_and_refuses_repeats():
+    assert parse_assignments(["x=0.5", " w = -1.5 "]) == {"x": 0.5, "w": -1.5}
+    assert parse_assignments([]) == {}
+    with pytest.raises(ExpressionError, match=r"--set x=\.\.\. is given twice"):
+        parse_assignments(["x=1", "y=2", "x=2"])
+    with pytest.raises(ExpressionError, match="must be a number"):
+        parse_assignments(["x=1", "y=abc"])
 
 
 # --- fuzzing ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from pathlib import Path
 from . import experiments
 from .errors import PathLimitError, TinygradEduError
 from .experiments.common import stderr_progress
-from .expr import FUNCTIONS, ExpressionError, parse, parse_assignment
+from .expr import FUNCTIONS, ExpressionError, parse, parse_assignments
 from .graph import fmt, trace
 
 PROG = "tinygrad-edu"
@@ -194,12 +194,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     expression = parse(args.expression)
-    values: dict[str, float] = {}
-    for text in args.values:
-        name, value = parse_assignment(text)
-        if name in values:
-            raise ExpressionError(f"--set {name}=... is given twice")
-        values[name] = value
+    values = parse_assignments(args.values)
     wrt = args.wrt or list(expression.variables)
     unknown = [name for name in wrt if name not in expression.variables]
     if unknown:

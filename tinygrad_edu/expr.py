@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -189,6 +189,21 @@ def parse_assignment(text: str) -> tuple[str, float]:
     except ValueError:
         raise ExpressionError(f"the value of {name!r} must be a number, got {number!r}") from None
     return name, value
+
+
+def parse_assignments(texts: Iterable[str]) -> dict[str, float]:
+    """Parse all the ``--set`` arguments: ``["x=0.5", "w=-1.5"]`` → ``{"x": 0.5, "w": -1.5}``.
+
+    Each goes through :func:`parse_assignment`; a name given twice is an ``ExpressionError``
+    (which of the two values was meant cannot be guessed).
+    """
+    values: dict[str, float] = {}
+    for text in texts:
+        name, value = parse_assignment(text)
+        if name in values:
+            raise ExpressionError(f"--set {name}=... is given twice")
+        values[name] = value
+    return values
 
 
 # --- checking ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tinygrad_edu.errors import TinygradEduError
-from tinygrad_edu.expr import FUNCTIONS, ExpressionError, parse, parse_assignment
+from tinygrad_edu.expr import FUNCTIONS, ExpressionError, parse, parse_assignments
 from tinygrad_edu.graph import fmt
 from tinygrad_edu.scalar import Value
 
@@ -152,12 +152,7 @@ def _build(args: argparse.Namespace) -> tuple[Value, str, str | None]:
             + ", ".join(sorted(FUNCTIONS))
         )
     expression = parse(args.expression)
-    values: dict[str, float] = {}
-    for text in args.values:
-        var, value = parse_assignment(text)
-        if var in values:
-            raise ExpressionError(f"--set {var}=... is given twice")
-        values[var] = value
+    values = parse_assignments(args.values)
     root, _ = expression.build(values, label="f")
     title = args.title or f"f = {expression.source}" + (
         "  with " + ", ".join(f"{v} = {fmt(values[v])}" for v in expression.variables) if values else ""
