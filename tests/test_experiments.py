@@ -127,6 +127,30 @@ def test_validate_rejects_what_json_cannot_hold():
         common.validate(good, ["other"])
 
 
+def test_run_experiment_measures_then_draws_only_into_a_given_folder(tmp_path):
+    calls = []
+
+    def measure(seed, quick, progress):
+        calls.append(("measure", seed, quick, progress))
+        return {"seed": seed}, "extra"
+
+    def pictures(result, extra, folder):
+        calls.append(("pictures", result, extra, folder))
+
+    assert common.run_experiment(measure, pictures, 3, True, None, print) == {"seed": 3}
+    assert calls == [("measure", 3, True, print)]  # out=None: nothing drawn
+    calls.clear()
+    out = tmp_path / "new" / "folder"
+    assert common.run_experiment(measure, pictures, 4, False, out, None) == {"seed": 4}
+    assert calls == [("measure", 4, False, None), ("pictures", {"seed": 4}, "extra", out)]
+    assert out.is_dir()
+    drawn = []
+    result = common.run_experiment(
+        lambda *args: {"only": 1}, lambda *args: drawn.append(args), 0, False, out, None
+    )
+    assert result == {"only": 1} and drawn == [({"only": 1}, out)]  # a plain dict: no extras
+
+
 # --- the papers' claims -----------------------------------------------------------------------
 
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from .. import Tensor, mse_loss
 from ..optim import SGD, clip_grad_norm_
-from .common import Progress, format_table, make_result, number, output_dir, rng, say, small_matrices
+from .common import Progress, format_table, make_result, number, rng, run_experiment, say
 
 NAME = "clipping"
 TITLE = "Pascanu et al. 2013: ‖∂x_T/∂x_0‖ = ρ^T, and norm clipping stops a divergence"
@@ -149,12 +149,7 @@ def run(
     seed: int = 0, quick: bool = False, out: Any = None, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run the experiment (see the module docstring); pictures go to ``out`` when given."""
-    with small_matrices():
-        result = measure(seed, quick, progress)
-    folder = output_dir(out)
-    if folder is not None:
-        pictures(result, folder)
-    return result
+    return run_experiment(measure, pictures, seed, quick, out, progress)
 
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]:

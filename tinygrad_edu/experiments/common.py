@@ -188,6 +188,30 @@ def output_dir(out: str | os.PathLike | None) -> Path | None:
     return path
 
 
+def run_experiment(
+    measure: Callable[..., Any],
+    pictures: Callable[..., Any],
+    seed: int,
+    quick: bool,
+    out: str | os.PathLike | None,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """The body of every experiment's ``run()``: measure, then draw the pictures into ``out``.
+
+    ``measure(seed, quick, progress)`` returns the result dict, or a tuple ``(result, *extras)``
+    when the pictures need more than the JSON-ready numbers (trained nets, monitors …);
+    ``pictures(result, *extras, folder)`` draws them. Both run with one-threaded BLAS
+    (:func:`small_matrices`). With ``out=None`` nothing is drawn. Returns the result dict.
+    """
+    with small_matrices():
+        measured = measure(seed, quick, progress)
+        result, extras = (measured[0], measured[1:]) if isinstance(measured, tuple) else (measured, ())
+        folder = output_dir(out)
+        if folder is not None:
+            pictures(result, *extras, folder)
+    return result
+
+
 def rng(seed: int) -> np.random.Generator:
     """The experiment's random generator (numpy PCG64, so results are reproducible)."""
     return np.random.default_rng(seed)

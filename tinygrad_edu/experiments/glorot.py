@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .. import Tensor, cross_entropy, nn
-from .common import Progress, format_table, make_result, output_dir, say, small_matrices
+from .common import Progress, format_table, make_result, run_experiment, say
 from .data import digits
 
 NAME = "glorot"
@@ -74,12 +74,7 @@ def run(
     seed: int = 0, quick: bool = False, out: Any = None, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run the experiment (see the module docstring); pictures go to ``out`` when given."""
-    with small_matrices():
-        result = measure(seed, quick, progress)
-    folder = output_dir(out)
-    if folder is not None:
-        pictures(result, folder)
-    return result
+    return run_experiment(measure, pictures, seed, quick, out, progress)
 
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]:

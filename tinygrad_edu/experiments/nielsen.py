@@ -37,7 +37,7 @@ import numpy as np
 from .. import Tensor, binary_cross_entropy_with_logits, nn
 from ..modes import no_grad
 from ..optim import SGD
-from .common import Progress, format_table, make_result, output_dir, rng, say, small_matrices
+from .common import Progress, format_table, make_result, rng, run_experiment, say
 from .data import digits, one_hot
 
 NAME = "nielsen"
@@ -115,12 +115,7 @@ def run(
     seed: int = 0, quick: bool = False, out: Any = None, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run the experiment (see the module docstring); pictures go to ``out`` when given."""
-    with small_matrices():
-        result = measure(seed, quick, progress)
-    folder = output_dir(out)
-    if folder is not None:
-        pictures(result, folder)
-    return result
+    return run_experiment(measure, pictures, seed, quick, out, progress)
 
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]:
