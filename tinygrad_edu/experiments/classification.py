@@ -33,9 +33,9 @@ import numpy as np
 
 from .. import Tensor, cross_entropy, nn
 from ..modes import no_grad
-from .common import Progress, make_result, output_dir, rng, small_matrices
+from .common import Progress, make_result, rng, run_experiment
 from .data import spirals
-from .health import flow_by_depth, train_watched
+from .health import flow_chart, train_each
 from .regression import health_table
 
 NAME = "classification"
@@ -57,15 +57,10 @@ def run(
     seed: int = 0, quick: bool = False, out: Any = None, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run the experiment (see the module docstring); pictures go to ``out`` when given."""
-    with small_matrices():
-        result, trained, monitors, data = measure(seed, quick, progress)
-        folder = output_dir(out)
-        if folder is not None:
-            pictures(trained, monitors, data, folder)
-    return result
+    return run_experiment(measure, pictures, seed, quick, out, progress)
 
 
-def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, dict, dict, tuple]:
+def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, dict, tuple]:
     config = {
         "points": 200 if quick else 300,
         "noise": 0.05,
@@ -78,42 +73,24 @@ def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, di
     generator = rng(seed)
     X, labels = spirals(config["points"], config["noise"], generator)
     X_test, labels_test = spirals(config["points"], config["noise"], generator)
-    nets, trained, monitors = {}, {}, {}
-    for key, spec in NETS.items():
-        net = nn.MLP(spec["sizes"], activation=spec["activation"], init=spec["init"], rng=seed)
-        monitor, health = train_watched(
-            net,
-            X,
-            labels,
-            cross_entropy,
-            steps=config["steps"],
-            lr=config["lr"],
-            momentum=config["momentum"],
-            label=key,
-            progress=progress,
+    runs = train_each(NETS, X, labels, cross_entropy, config, seed=seed, progress=progress)
+    nets = {
+        key: run_.summary(
+            train_accuracy=accuracy(run_.net, X, labels),
+            test_accuracy=accuracy(run_.net, X_test, labels_test),
         )
-        with no_grad():
-            final_loss = cross_entropy(net(Tensor(X)), labels).item()
-        flow = list(monitor.gradient_flow("weight_grad").values())
-        nets[key] = {
-            "final_loss": final_loss,
-            "train_accuracy": accuracy(net, X, labels),
-            "test_accuracy": accuracy(net, X_test, labels_test),
-            "verdict": monitor.report().verdict,
-            "health": health,
-            "weight_grad_norm_first": flow[0],
-            "weight_grad_norm_last": flow[-1],
-        }
-        trained[key] = net
-        monitors[key] = monitor
+        for key, run_ in runs.items()
+    }
     result = make_result(NAME, seed, config, {"nets": nets})
-    return result, trained, monitors, (X, labels)
+    return result, runs, (X, labels)
 
 
-def pictures(trained: dict, monitors: dict, data: tuple, folder: Path) -> list[Path]:
-    """``classification_boundary.svg`` (decision regions) and ``classification_flow.svg``."""
-    import viz
+def pictures(result: dict, runs: dict, data: tuple, folder: Path) -> list[Path]:
+    """``classification_boundary.svg`` (decision regions) and ``classification_flow.svg``.
 
+    ``runs``: the trained nets and their monitors (:class:`~.health.WatchedRun`); ``result``
+    is not needed here (every experiment's ``pictures`` takes it first).
+    """
     from .pictures import boundary_chart
 
     X, labels = data
@@ -122,17 +99,13 @@ def pictures(trained: dict, monitors: dict, data: tuple, folder: Path) -> list[P
     xx, yy = np.meshgrid(xs, ys)
     grid = np.stack([xx.ravel(), yy.ravel()], axis=1)
     panels = {}
-    for key, net in trained.items():
+    for key, run_ in runs.items():
         with no_grad():
-            zz = np.argmax(net(Tensor(grid)).data, axis=1).reshape(xx.shape)
+            zz = np.argmax(run_.net(Tensor(grid)).data, axis=1).reshape(xx.shape)
         panels[key] = (xx, yy, zz)
     return [
         boundary_chart(X, labels, panels, folder / "classification_boundary.svg", title="two spirals"),
-        viz.gradient_flow_chart(
-            {key: flow_by_depth(monitor) for key, monitor in monitors.items()},
-            folder / "classification_flow.svg",
-            title="‖∂L/∂W‖ per layer during training (line: mean, band: min–max)",
-        ),
+        flow_chart({key: run_.monitor for key, run_ in runs.items()}, folder / "classification_flow.svg"),
     ]
 
 

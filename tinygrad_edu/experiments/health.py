@@ -8,13 +8,16 @@ first-layer / last-layer ratios of the recent steps (thresholds in :mod:`tinygra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import Tensor, nn
 from ..diagnostics import GradientMonitor
+from ..modes import no_grad
 from ..optim import SGD
 from .common import Progress, say
 
@@ -76,3 +79,75 @@ def flow_by_depth(monitor: GradientMonitor) -> dict[str, list[float]]:
     """
     flow = monitor.gradient_flow("weight_grad")
     return {f"L{i + 1}": values for i, values in enumerate(flow.values())}
+
+
+def flow_chart(monitors: Mapping[str, GradientMonitor], path: Path) -> Path:
+    """One gradient-flow chart of several monitored trainings: ‖∂L/∂W‖ per layer, one colour per net."""
+    import viz
+
+    return viz.gradient_flow_chart(
+        {key: flow_by_depth(monitor) for key, monitor in monitors.items()},
+        path,
+        title="‖∂L/∂W‖ per layer during training (line: mean, band: min–max)",
+    )
+
+
+@dataclass
+class WatchedRun:
+    """One net after :func:`train_each`: the net, its monitor, the checkpoints and the final loss."""
+
+    net: nn.MLP
+    monitor: GradientMonitor
+    health: list[dict]
+    final_loss: float
+
+    def summary(self, **measured: float) -> dict[str, Any]:
+        """The net's entry in ``results["nets"]``.
+
+        In this order: the final loss, the caller's ``measured`` numbers, the monitor's verdict,
+        the checkpoints, and the first and the last layer's ‖∂L/∂W‖ at every step.
+        """
+        flow = list(self.monitor.gradient_flow("weight_grad").values())
+        return {
+            "final_loss": self.final_loss,
+            **measured,
+            "verdict": self.monitor.report().verdict,
+            "health": self.health,
+            "weight_grad_norm_first": flow[0],
+            "weight_grad_norm_last": flow[-1],
+        }
+
+
+def train_each(
+    specs: Mapping[str, Mapping[str, Any]],
+    X: np.ndarray,
+    target: np.ndarray,
+    loss_fn: Callable[[Any, Any], Tensor],
+    config: Mapping[str, Any],
+    *,
+    seed: int,
+    progress: Progress | None,
+) -> dict[str, WatchedRun]:
+    """Build each net of ``specs`` (``{key: {"sizes", "activation", "init"}}``) from ``seed`` and train it.
+
+    Training is :func:`train_watched` with ``config``'s ``steps``, ``lr`` and ``momentum``; the
+    final loss is measured on ``(X, target)`` after the last step, without recording a graph.
+    """
+    runs = {}
+    for key, spec in specs.items():
+        net = nn.MLP(spec["sizes"], activation=spec["activation"], init=spec["init"], rng=seed)
+        monitor, health = train_watched(
+            net,
+            X,
+            target,
+            loss_fn,
+            steps=config["steps"],
+            lr=config["lr"],
+            momentum=config["momentum"],
+            label=key,
+            progress=progress,
+        )
+        with no_grad():
+            final_loss = loss_fn(net(Tensor(X)), target).item()
+        runs[key] = WatchedRun(net, monitor, health, final_loss)
+    return runs

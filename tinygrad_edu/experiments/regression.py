@@ -34,20 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import Tensor, mse_loss, nn
+from .. import Tensor, mse_loss
 from ..modes import no_grad
-from .common import (
-    Progress,
-    describe_sizes,
-    format_table,
-    make_result,
-    number,
-    output_dir,
-    rng,
-    small_matrices,
-)
+from .common import Progress, describe_sizes, format_table, make_result, number, rng, run_experiment
 from .data import curve, noisy_curve
-from .health import flow_by_depth, train_watched
+from .health import flow_chart, train_each
 
 NAME = "regression"
 TITLE = "fit a noisy curve, with gradient health during training"
@@ -63,12 +54,7 @@ def run(
     seed: int = 0, quick: bool = False, out: Any = None, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run the experiment (see the module docstring); pictures go to ``out`` when given."""
-    with small_matrices():
-        result, fits, monitors = measure(seed, quick, progress)
-    folder = output_dir(out)
-    if folder is not None:
-        pictures(result, fits, monitors, folder)
-    return result
+    return run_experiment(measure, pictures, seed, quick, out, progress)
 
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, dict, dict]:
@@ -83,54 +69,28 @@ def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, di
     }
     x, y, _ = noisy_curve(config["points"], config["noise"], rng(seed))
     grid = np.linspace(-1.0, 1.0, 201)[:, None]
-    nets, fits, monitors = {}, {}, {}
-    for key, spec in NETS.items():
-        net = nn.MLP(spec["sizes"], activation=spec["activation"], init=spec["init"], rng=seed)
-        monitor, health = train_watched(
-            net,
-            x,
-            y,
-            mse_loss,
-            steps=config["steps"],
-            lr=config["lr"],
-            momentum=config["momentum"],
-            label=key,
-            progress=progress,
-        )
+    runs = train_each(NETS, x, y, mse_loss, config, seed=seed, progress=progress)
+    nets, fits = {}, {}
+    for key, run_ in runs.items():
         with no_grad():
-            predicted = net(Tensor(grid)).data
-            final_loss = mse_loss(net(Tensor(x)), y).item()
-        flow = list(monitor.gradient_flow("weight_grad").values())
-        nets[key] = {
-            "final_loss": final_loss,
-            "curve_error": float(np.mean((predicted - curve(grid)) ** 2)),
-            "verdict": monitor.report().verdict,
-            "health": health,
-            "weight_grad_norm_first": flow[0],
-            "weight_grad_norm_last": flow[-1],
-        }
+            predicted = run_.net(Tensor(grid)).data
+        nets[key] = run_.summary(curve_error=float(np.mean((predicted - curve(grid)) ** 2)))
         fits[key] = (grid, predicted)
-        monitors[key] = monitor
     fits["data"] = (x, y)
+    monitors = {key: run_.monitor for key, run_ in runs.items()}
     result = make_result(NAME, seed, config, {"target_variance": float(np.var(y)), "nets": nets})
     return result, fits, monitors
 
 
 def pictures(result: dict, fits: dict, monitors: dict, folder: Path) -> list[Path]:
     """``regression_fit.svg`` (data and both fits) and ``regression_flow.svg`` (‖∂L/∂W‖ per layer)."""
-    import viz
-
     from .pictures import fit_chart
 
     x, y = fits["data"]
     curves = {key: fits[key] for key in NETS}
     return [
         fit_chart(x, y, curves, folder / "regression_fit.svg", title="noisy curve: the two fits"),
-        viz.gradient_flow_chart(
-            {key: flow_by_depth(monitor) for key, monitor in monitors.items()},
-            folder / "regression_flow.svg",
-            title="‖∂L/∂W‖ per layer during training (line: mean, band: min–max)",
-        ),
+        flow_chart(monitors, folder / "regression_flow.svg"),
     ]
 
 
