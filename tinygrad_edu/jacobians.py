@@ -197,7 +197,36 @@ def _batch_note(shape: tuple, other: tuple) -> str:
     return f"summed over batch axes {axes}" if axes else ""
 
 
-class MatmulLeft(Local):
+class _MatmulOperand(Local):
+    """What the two matmul locals share: the other operand, this operand's shape, and the text.
+
+    Attributes:
+        other: the other operand (the stored array, not a copy).
+        shape: this operand's shape.
+    """
+
+    __slots__ = ("other", "shape")
+    #: the other operand's name in formulas ("W" or "X"), and how the gradient applies it
+    other_name = ""
+    applied = ""
+
+    def __init__(self, other: np.ndarray, shape: tuple):
+        self.other = other
+        self.shape = shape
+
+    @property
+    def note(self) -> str:
+        return _batch_note(self.shape, self.other.shape)
+
+    def __repr__(self) -> str:
+        name, norm = self.other_name, _norm(self.other)
+        return f"{type(self).__name__}({self.applied}, {name}: shape {self.other.shape}, ‖{name}‖={norm:.3g})"
+
+    def summary(self) -> str:
+        return f"{self.other_name}ᵀ, ‖{self.other_name}‖={_norm(self.other):.3g}"
+
+
+class MatmulLeft(_MatmulOperand):
     """Local derivative of Y = X @ W with respect to X: the other operand W.
 
     ∂L/∂X = ∂L/∂Y · Wᵀ (for 1-D and batched operands as numpy's ``matmul`` promotes them,
@@ -208,11 +237,9 @@ class MatmulLeft(Local):
         shape: X's shape.
     """
 
-    __slots__ = ("other", "shape")
-
-    def __init__(self, other: np.ndarray, shape: tuple):
-        self.other = other
-        self.shape = shape
+    __slots__ = ()
+    other_name = "W"
+    applied = "·Wᵀ"
 
     def __mul__(self, upstream: np.ndarray) -> np.ndarray:
         w = self.other
@@ -226,18 +253,8 @@ class MatmulLeft(Local):
             g = upstream @ np.swapaxes(w, -1, -2)
         return sum_to_shape(g, self.shape)
 
-    @property
-    def note(self) -> str:
-        return _batch_note(self.shape, self.other.shape)
 
-    def __repr__(self) -> str:
-        return f"MatmulLeft(·Wᵀ, W: shape {self.other.shape}, ‖W‖={_norm(self.other):.3g})"
-
-    def summary(self) -> str:
-        return f"Wᵀ, ‖W‖={_norm(self.other):.3g}"
-
-
-class MatmulRight(Local):
+class MatmulRight(_MatmulOperand):
     """Local derivative of Y = X @ W with respect to W: the other operand X.
 
     ∂L/∂W = Xᵀ · ∂L/∂Y (summed over the batch: every row of X used W once).
@@ -247,11 +264,9 @@ class MatmulRight(Local):
         shape: W's shape.
     """
 
-    __slots__ = ("other", "shape")
-
-    def __init__(self, other: np.ndarray, shape: tuple):
-        self.other = other
-        self.shape = shape
+    __slots__ = ()
+    other_name = "X"
+    applied = "Xᵀ·"
 
     def __mul__(self, upstream: np.ndarray) -> np.ndarray:
         x = self.other
@@ -266,16 +281,6 @@ class MatmulRight(Local):
         else:
             g = np.swapaxes(x, -1, -2) @ upstream
         return sum_to_shape(g, self.shape)
-
-    @property
-    def note(self) -> str:
-        return _batch_note(self.shape, self.other.shape)
-
-    def __repr__(self) -> str:
-        return f"MatmulRight(Xᵀ·, X: shape {self.other.shape}, ‖X‖={_norm(self.other):.3g})"
-
-    def summary(self) -> str:
-        return f"Xᵀ, ‖X‖={_norm(self.other):.3g}"
 
 
 # --- reductions ------------------------------------------------------------------------
@@ -436,14 +441,8 @@ class Select(Local):
 # --- softmax -----------------------------------------------------------------------------
 
 
-class SoftmaxJacobian(Local):
-    """Local derivative of s = softmax(x) along ``axis``: ∂sᵢ/∂xⱼ = sᵢ(δᵢⱼ − sⱼ).
-
-    Applied without building the matrix: ∂L/∂x = s ⊙ (g − Σⱼ gⱼsⱼ).
-
-    Attributes:
-        softmax: the forward output s; axis: the normalised axis.
-    """
+class _AlongAxis(Local):
+    """What the softmax locals share: the softmax output they need and the axis it runs along."""
 
     __slots__ = ("softmax", "axis")
 
@@ -454,6 +453,18 @@ class SoftmaxJacobian(Local):
     @property
     def note(self) -> str:
         return f"along axis {self.axis}"
+
+
+class SoftmaxJacobian(_AlongAxis):
+    """Local derivative of s = softmax(x) along ``axis``: ∂sᵢ/∂xⱼ = sᵢ(δᵢⱼ − sⱼ).
+
+    Applied without building the matrix: ∂L/∂x = s ⊙ (g − Σⱼ gⱼsⱼ).
+
+    Attributes:
+        softmax: the forward output s; axis: the normalised axis.
+    """
+
+    __slots__ = ()
 
     def __mul__(self, upstream: np.ndarray) -> np.ndarray:
         s = self.softmax
@@ -468,7 +479,7 @@ class SoftmaxJacobian(Local):
         return f"diag(s) − s·sᵀ, axis {self.axis}"
 
 
-class LogSoftmaxJacobian(Local):
+class LogSoftmaxJacobian(_AlongAxis):
     """Local derivative of log_softmax(x) along ``axis``: ∂yᵢ/∂xⱼ = δᵢⱼ − softmax(x)ⱼ.
 
     Applied as ∂L/∂x = g − softmax(x) · Σⱼ gⱼ.
@@ -477,15 +488,7 @@ class LogSoftmaxJacobian(Local):
         softmax: softmax(x) (exp of the forward output); axis: the normalised axis.
     """
 
-    __slots__ = ("softmax", "axis")
-
-    def __init__(self, softmax: np.ndarray, axis: int):
-        self.softmax = softmax
-        self.axis = axis
-
-    @property
-    def note(self) -> str:
-        return f"along axis {self.axis}"
+    __slots__ = ()
 
     def __mul__(self, upstream: np.ndarray) -> np.ndarray:
         return upstream - self.softmax * upstream.sum(axis=self.axis, keepdims=True)
