@@ -123,21 +123,12 @@ def test_bad_input_through_python_dash_m_has_no_traceback(tmp_path):
 
 # --- graph -------------------------------------------------------------------------------------------
 
+#: the worked example's neuron with its values, as the README writes it
+NEURON = ("tanh(w*x + b)", "--set", "x=0.5", "--set", "w=-1.5", "--set", "b=0.8")
+
 
 def test_graph_renders_and_prints_the_chain_rule(capsys, tmp_path):
-    code, out, err = run_cli(
-        capsys,
-        "graph",
-        "tanh(w*x + b)",
-        "--set",
-        "x=0.5",
-        "--set",
-        "w=-1.5",
-        "--set",
-        "b=0.8",
-        "--out",
-        str(tmp_path),
-    )
+    code, out, err = run_cli(capsys, "graph", *NEURON, "--out", str(tmp_path))
     assert code == 0, err
     assert "f = tanh(w*x + b)" in out
     for name in ("w", "x", "b"):
@@ -231,21 +222,7 @@ def test_worked_example_is_the_chain_rule_of_one_neuron():
 
 
 def test_viewer_writes_one_html_page(capsys, tmp_path):
-    code, out, _ = run_cli(
-        capsys,
-        "viewer",
-        "tanh(w*x + b)",
-        "--set",
-        "x=0.5",
-        "--set",
-        "w=-1.5",
-        "--set",
-        "b=0.8",
-        "--out",
-        str(tmp_path),
-        "--name",
-        "neuron",
-    )
+    code, out, _ = run_cli(capsys, "viewer", *NEURON, "--out", str(tmp_path), "--name", "neuron")
     assert code == 0
     page = tmp_path / "neuron.html"
     assert str(page) in out
