@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from fake_data import digits_like
 
 from tinygrad_edu import Tensor, cross_entropy, diagnostics
 from tinygrad_edu.diagnostics import (
@@ -20,15 +21,6 @@ from tinygrad_edu.nn import MLP, Linear, Module, Sigmoid, init
 from tinygrad_edu.optim import SGD
 
 SEEDS = [0, 1, 2]
-
-
-def digits_like(n=128, seed=0):
-    """8×8 'digits': ten random binary prototypes plus noise, pixels in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    prototypes = (rng.random((10, 64)) < 0.3).astype(float)
-    y = rng.integers(0, 10, n)
-    x = np.clip(prototypes[y] + 0.3 * rng.normal(size=(n, 64)), 0.0, 1.0)
-    return x, y
 
 
 def vanishing_net(seed):

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from fake_data import digits_like
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,15 +41,6 @@ def assert_unchanged(model, before):
     assert after.keys() == before.keys()
     for name in before:
         assert np.array_equal(after[name], before[name]), name
-
-
-def digits_like(n=64, seed=0):
-    """8×8 'digits': ten random binary prototypes plus noise, pixels in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    prototypes = (rng.random((10, 64)) < 0.3).astype(float)
-    y = rng.integers(0, 10, n)
-    x = np.clip(prototypes[y] + 0.3 * rng.normal(size=(n, 64)), 0.0, 1.0)
-    return x, y
 
 
 # --- modules and names ------------------------------------------------------------------
