@@ -574,9 +574,13 @@ def _binary(op: str, compute: Any, a: Tensor, b: Tensor) -> Tensor:
         # switching requires_grad on later cannot send a wrongly shaped gradient.
         shape = out.shape
         dtype = out.dtype
-        if a.arg is not LIFTED and (la.__class__ is float or ad.shape != shape or not shape or ad.dtype != dtype):
+        if a.arg is not LIFTED and (
+            la.__class__ is float or ad.shape != shape or not shape or ad.dtype != dtype
+        ):
             la = _fit(la, a, out)
-        if b.arg is not LIFTED and (lb.__class__ is float or bd.shape != shape or not shape or bd.dtype != dtype):
+        if b.arg is not LIFTED and (
+            lb.__class__ is float or bd.shape != shape or not shape or bd.dtype != dtype
+        ):
             lb = _fit(lb, b, out)
         return _node(out, op, None, (a, b), (la, lb))
     return _node(out, op, None, (a, b), None)
