@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import norm
+from ..graph import norm
 
 __all__ = [
     "GradientMonitor",
@@ -312,7 +312,7 @@ def _layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
     :class:`~tinygrad_edu.nn.activations.Activation`; each activation is paired with the
     closest layer before it.
     """
-    from .nn.activations import Activation
+    from ..nn.activations import Activation
 
     if not hasattr(model, "named_modules"):
         raise TypeError(f"expected a tinygrad_edu.nn.Module, got {type(model).__name__}")
@@ -826,8 +826,8 @@ def diagnose(
 
 
 def _one_backward(model: Any, inputs: Any, targets: Any, loss_fn: Any) -> Any:
-    from .nn import functional
-    from .tensor import Tensor
+    from ..nn import functional
+    from ..tensor import Tensor
 
     x = inputs if isinstance(inputs, Tensor) else Tensor(np.asarray(inputs, dtype=np.float64))
     y = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
