@@ -1,0 +1,310 @@
+"""Judging recorded steps: thresholds → findings → one verdict, and what to do about it.
+
+:func:`_judge` applies the rules listed in the package docstring, in that order, to the
+per-layer numbers (medians over the recent steps): every threshold crossed becomes a
+:class:`~.report.Finding` that quotes the number, the constant and why it matters; the first
+rule with a decisive finding names the verdict; :func:`_suggest` turns the verdict into
+concrete fixes (for exploding gradients, a clipping threshold from the observed norms).
+
+The thresholds are read from the package at call time (``diagnostics.VANISHING_RATIO`` …),
+so that changing a constant there — ``monkeypatch.setattr(diagnostics, "VANISHING_RATIO",
+…)`` in a test — changes the verdict. ``RECENT_STEPS`` is the default of ``recent``, fixed
+when this module is imported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import diagnostics
+from .report import Diagnosis, Finding, StepRecord, _fmt, _pct, _ratio
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    """The median of the measured finite values; nan if every measured value is nan, None if
+    nothing was measured. (Steps with nan/inf are evidence on their own; the other steps
+    still show how the gradient was scaled across layers.)"""
+    measured = [v for v in values if v is not None]
+    if not measured:
+        return None
+    finite = [v for v in measured if not math.isnan(v)]
+    return float(np.median(finite)) if finite else math.nan
+
+
+#: Per-layer quantities that the monitor's report takes as medians over the recent steps.
+MEDIAN_KEYS = (
+    "weight_grad_norm",
+    "output_grad_norm",
+    "activation_grad_norm",
+    "update_ratio",
+    "saturated_fraction",
+    "dead_fraction",
+)
+
+
+def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS) -> Diagnosis:
+    """Apply the documented rules to recorded steps (the last ``recent`` for the ratios)."""
+    last = history[-1]
+    names = list(last.layers)
+    window = history[-recent:]
+    per_layer: dict[str, dict[str, Any]] = {}
+    for name in names:
+        rows = [record.layers[name] for record in window if name in record.layers]
+        summary = last.layers[name].as_dict()
+        for key in MEDIAN_KEYS:
+            summary[key] = _median([getattr(r, key) for r in rows])
+        summary["grad_to_weight"] = _ratio(summary["weight_grad_norm"], summary["weight_norm"])
+        summary["nonfinite"] = max(r.nonfinite for r in rows)
+        per_layer[name] = summary
+    losses = [record.loss for record in history if record.loss is not None]
+    findings: list[Finding] = []
+    ratios = {"weight_grad": math.nan, "output_grad": math.nan, "update_ratio": math.nan}
+    if len(names) >= 2:
+        first, final = per_layer[names[0]], per_layer[names[-1]]
+        ratios["weight_grad"] = _ratio(first["weight_grad_norm"], final["weight_grad_norm"])
+        ratios["output_grad"] = _ratio(first["output_grad_norm"], final["output_grad_norm"])
+        ratios["update_ratio"] = _ratio(first["update_ratio"], final["update_ratio"])
+    first_name = names[0] if names else "?"
+    last_name = names[-1] if names else "?"
+
+    # 1. non-finite numbers
+    bad = sum(record.nonfinite for record in history)
+    if bad:
+        where = [n for n in names if any(r.layers.get(n) and r.layers[n].nonfinite for r in history)]
+        if len(where) > 3:
+            place = f" in {len(where)} layers ({where[0]} … {where[-1]})"
+        else:
+            place = f" in {', '.join(where)}" if where else " in the loss"
+        findings.append(
+            Finding("exploding", "nonfinite", float(bad), ">", 0.0, f"{bad} nan/inf values{place}")
+        )
+    # 2. growth toward the input
+    labels = {"weight_grad": "‖∂L/∂W‖", "output_grad": "‖∂L/∂output‖", "update_ratio": "‖ΔW‖/‖W‖"}
+    for key in ("weight_grad", "output_grad"):
+        r = ratios[key]
+        if r > diagnostics.EXPLODING_RATIO:
+            findings.append(
+                Finding(
+                    "exploding",
+                    f"{key} first/last",
+                    r,
+                    ">",
+                    diagnostics.EXPLODING_RATIO,
+                    f"{labels[key]} of the first layer ({first_name}) is {_fmt(r)}× that of the last "
+                    f"({last_name}) > EXPLODING_RATIO={diagnostics.EXPLODING_RATIO:g}: "
+                    "gradients grow toward the input",
+                )
+            )
+    # 3. loss jumps
+    for t in range(1, len(losses)):
+        before, now = losses[t - 1], losses[t]
+        if (
+            math.isfinite(before)
+            and before > 0
+            and now > diagnostics.LOSS_JUMP_FACTOR * before
+            and now > losses[0]
+        ):
+            findings.append(
+                Finding(
+                    "exploding",
+                    "loss jump",
+                    now / before,
+                    ">",
+                    diagnostics.LOSS_JUMP_FACTOR,
+                    f"the loss jumped from {_fmt(before)} to {_fmt(now)} at step {t} "
+                    f"(×{_fmt(now / before)} > LOSS_JUMP_FACTOR={diagnostics.LOSS_JUMP_FACTOR:g})",
+                )
+            )
+            break
+    # 4. decay toward the input
+    for key in ("weight_grad", "output_grad", "update_ratio"):
+        r = ratios[key]
+        if r < diagnostics.VANISHING_RATIO:
+            findings.append(
+                Finding(
+                    "vanishing",
+                    f"{key} first/last",
+                    r,
+                    "<",
+                    diagnostics.VANISHING_RATIO,
+                    f"{labels[key]} of the first layer ({first_name}) is {_fmt(r)}× that of the last "
+                    f"({last_name}) < VANISHING_RATIO={diagnostics.VANISHING_RATIO:g}: "
+                    "the lower layers barely learn",
+                )
+            )
+    # 5. steps bigger than the weights
+    grad_to_weight = {n: v["grad_to_weight"] for n, v in per_layer.items()}
+    for layer_finding in (
+        _per_layer(
+            "exploding",
+            "grad/weight",
+            grad_to_weight,
+            diagnostics.GRAD_TO_WEIGHT_HIGH,
+            "GRAD_TO_WEIGHT_HIGH",
+            "‖∂L/∂W‖/‖W‖",
+            "(a step with lr = 0.1 would change the weights by more than their size)",
+        ),
+        _per_layer(
+            "exploding",
+            "update ratio",
+            {n: v["update_ratio"] for n, v in per_layer.items()},
+            diagnostics.UPDATE_RATIO_HIGH,
+            "UPDATE_RATIO_HIGH",
+            "the update ratio ‖ΔW‖/‖W‖",
+            "(one step changed the weights by more than their own size)",
+        ),
+        # notes: units that pass (almost) no gradient
+        _per_layer(
+            "note",
+            "saturated",
+            {n: v["saturated_fraction"] for n, v in per_layer.items()},
+            diagnostics.SATURATED_UNITS_HIGH,
+            "SATURATED_UNITS_HIGH",
+            "the fraction of saturated sigmoid/tanh units",
+            f"(local derivative < {diagnostics.SATURATION_DERIVATIVE:g} × its maximum: "
+            "they pass almost no gradient)",
+        ),
+        _per_layer(
+            "note",
+            "dead",
+            {n: v["dead_fraction"] for n, v in per_layer.items()},
+            diagnostics.DEAD_UNITS_HIGH,
+            "DEAD_UNITS_HIGH",
+            "the fraction of dead ReLUs",
+            "(0 for the whole batch: no gradient flows through them)",
+        ),
+    ):
+        if layer_finding is not None:
+            findings.append(layer_finding)
+    u = per_layer[names[0]]["update_ratio"] if names else None
+    if u is not None and u < diagnostics.UPDATE_RATIO_LOW:
+        findings.append(
+            Finding(
+                "note",
+                "first layer update ratio",
+                u,
+                "<",
+                diagnostics.UPDATE_RATIO_LOW,
+                f"the first layer ({first_name}) moves by {_fmt(u)} of its size per step "
+                f"< UPDATE_RATIO_LOW={diagnostics.UPDATE_RATIO_LOW:g} (≈1e-3 is typical)",
+                decisive=False,
+            )
+        )
+    verdict = _verdict(findings)
+    evidence = {"layers": per_layer, "ratios": ratios, "findings": findings, "loss": losses}
+    return Diagnosis(verdict, evidence, _suggest(verdict, per_layer, history, findings))
+
+
+def _per_layer(
+    points_to: str,
+    quantity: str,
+    values: dict[str, float],
+    threshold: float,
+    constant: str,
+    what: str,
+    why: str,
+) -> Finding | None:
+    """One finding for a per-layer check: which layers exceed ``threshold``, and the worst one."""
+    over = {name: v for name, v in values.items() if v is not None and v > threshold}
+    if not over:
+        return None
+    worst = max(over, key=lambda name: over[name])
+    value = over[worst]
+    shown = _pct(value) if quantity in ("saturated", "dead") else _fmt(value)
+    where = worst if len(over) == 1 else f"{len(over)} of {len(values)} layers, most in {worst}"
+    return Finding(
+        points_to,
+        quantity,
+        value,
+        ">",
+        threshold,
+        f"{what} exceeds {constant}={threshold:g} in {where} ({shown}) {why}",
+        decisive=points_to != "note",
+    )
+
+
+def _verdict(findings: list[Finding]) -> str:
+    """The documented order: nan/inf, growth, loss jumps, decay, oversize steps, healthy."""
+    decisive = [f for f in findings if f.decisive]
+    order = [
+        lambda f: f.quantity == "nonfinite",
+        lambda f: f.points_to == "exploding" and f.quantity.endswith("first/last"),
+        lambda f: f.quantity == "loss jump",
+        lambda f: f.points_to == "vanishing",
+        lambda f: f.points_to == "exploding",
+    ]
+    for rule in order:
+        for finding in decisive:
+            if rule(finding):
+                return finding.points_to
+    return "healthy"
+
+
+def _clip_threshold(history: Sequence[StepRecord]) -> float:
+    """A ``max_norm`` for :func:`~tinygrad_edu.optim.clip_grad_norm_` from the observed norms.
+
+    The smaller of (a) the median total gradient norm of the steps *before* the first sign of
+    trouble (a nan/inf or a loss jump) — the size of a normal step, the usual recipe — and
+    (b) the total weight norm of the first step, so that a clipped gradient is never larger
+    than the weights themselves. Rounded to two significant digits.
+    """
+    calm = []
+    for index, record in enumerate(history):
+        previous = history[index - 1].loss if index else None
+        jumped = (
+            previous is not None
+            and record.loss is not None
+            and math.isfinite(previous)
+            and previous > 0
+            and record.loss > diagnostics.LOSS_JUMP_FACTOR * previous
+        )
+        if record.nonfinite or jumped:
+            break
+        calm.append(record.total_grad_norm)
+    options = (_median(calm), history[0].total_weight_norm)
+    candidates = [c for c in options if c is not None and math.isfinite(c) and c > 0]
+    value = min(candidates) if candidates else 1.0
+    return float(f"{value:.2g}")
+
+
+def _suggest(
+    verdict: str, per_layer: dict[str, dict[str, Any]], history: Sequence[StepRecord], findings: list[Finding]
+) -> list[str]:
+    kinds = {s["activation_kind"] for s in per_layer.values() if s["activation_kind"]}
+    saturating = kinds & {"sigmoid", "tanh"}
+    out: list[str] = []
+    if verdict == "vanishing":
+        if saturating:
+            out.append(
+                f"replace {'/'.join(sorted(saturating))} by ReLU (or leaky ReLU/GELU): their derivative "
+                "is at most 1/4 (sigmoid) or 1 and ≈ 0 when saturated, ReLU's is 1 for active units"
+            )
+        out.append(
+            "initialise with the variance that keeps signals alive: init='xavier_normal' (Glorot) for "
+            "tanh/sigmoid, init='he_normal' (√(2/fan_in)) for ReLU; small weights such as N(0, 0.01²) "
+            "shrink the gradient at every layer"
+        )
+        out.append("add skip connections (nn.Residual / MLP(..., residual=True)) or use fewer layers")
+        out.append("an adaptive optimiser (Adam) rescales each layer's step, which partly hides the problem")
+    elif verdict == "exploding":
+        threshold = _clip_threshold(history)
+        out.append(
+            f"clip gradients: optim.clip_grad_norm_(model.parameters(), max_norm={threshold:g}) "
+            "(derived from the observed gradient norms)"
+        )
+        out.append("use a smaller learning rate (divide it by 10)")
+        out.append(
+            "initialise with smaller weights: init='he_normal' for ReLU or 'xavier_normal' for tanh "
+            "(variance 2/fan_in or 2/(fan_in+fan_out)) instead of large ones"
+        )
+    else:
+        low = [f for f in findings if f.points_to == "note"]
+        if low:
+            out.append("no vanishing or exploding gradients; see the notes above")
+        else:
+            out.append("nothing to fix: gradient norms are within a factor of 100 across layers")
+    return out
