@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_viz_support import needs
 
 import viz
 from tinygrad_edu import Tensor, Value, detect_anomaly, nn, trace
@@ -22,8 +23,8 @@ from viz.errors import GraphTooLarge, OutputPathError, UnsupportedFormat
 from viz.viewer import add_viewer_arguments, embed_json, run_viewer_command, sigmoid_chain, small_mlp
 from viz.viewer.record import encode, exact
 
-needs_renderer = pytest.mark.skipif(
-    not viz.available_renderers(), reason="no Graphviz renderer (system `dot` or pygraphviz) is installed"
+needs_renderer = needs(
+    bool(viz.available_renderers()), "no Graphviz renderer (system `dot` or pygraphviz) is installed"
 )
 
 HOSTILE = ["<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwned=2">', "</script><!--x"]
@@ -288,32 +289,33 @@ def test_large_scalar_graph_uses_the_grouped_view(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs, error",
+    "kwargs, error, match",
     [
-        ({"highlight": "a"}, TypeError),
-        ({"show_grad": True}, TypeError),
-        ({"dpi": 300}, TypeError),
-        ({"title": 3}, TypeError),
-        ({"max_steps": 0}, ValueError),
-        ({"direction": "sideways"}, ValueError),
+        ({"highlight": "a"}, TypeError, "viewer: highlight= is decided by the viewer itself"),
+        ({"show_grad": True}, TypeError, "viewer: show_grad= is decided by the viewer itself"),
+        ({"dpi": 300}, TypeError, "viewer: dpi= is decided by the viewer itself"),
+        ({"title": 3}, TypeError, "viewer: title must be a str, got int"),
+        ({"max_steps": 0}, ValueError, "viewer: max_steps must be an int of at least 1, got 0"),
+        ({"direction": "sideways"}, ValueError, "direction must be one of .*got 'sideways'"),
     ],
 )
-def test_bad_options_are_rejected_before_anything_is_written(kwargs, error, tmp_path):
+def test_bad_options_are_rejected_before_anything_is_written(kwargs, error, match, tmp_path):
     root = diamond()
-    with pytest.raises(error):
+    with pytest.raises(error, match=match):
         viz.viewer(root, tmp_path / "x.html", **kwargs)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_paths_are_rejected(tmp_path):
-    with pytest.raises(UnsupportedFormat):
+    with pytest.raises(UnsupportedFormat, match=r"viewer: writes an HTML page; give a path ending in \.html"):
         viz.viewer(diamond(), tmp_path / "x.svg")
-    with pytest.raises(OutputPathError):
+    with pytest.raises(OutputPathError, match="viewer: the folder .*missing' of .*x.html' does not exist"):
         viz.viewer(diamond(), tmp_path / "missing" / "x.html")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="viewer: path must be a str or os.PathLike, got int"):
         viz.viewer(diamond(), 42)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="expected a Value, a Tensor or a traced Graph, got str"):
         viz.viewer("not a graph", tmp_path / "x.html")
+    assert list(tmp_path.iterdir()) == []
 
 
 @needs_renderer
@@ -322,7 +324,7 @@ def test_too_many_steps_is_refused_before_the_pass(tmp_path):
     root.backward()
     x = trace(root).leaves[0]
     grad = x.grad
-    with pytest.raises(GraphTooLarge):
+    with pytest.raises(GraphTooLarge, match="viewer: the graph has 12 edges, more than max_steps=5"):
         viz.viewer(root, tmp_path / "x.html", max_steps=5)
     assert x.grad == grad and list(tmp_path.iterdir()) == []
 
@@ -373,22 +375,24 @@ def test_command_demos_through_a_cli_like_parser(demo, steps, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "argv",
+    "argv, message",
     [
-        [],
-        ["x*y", "--demo", "chain"],
-        ["--demo", "chain", "--set", "x=1"],
-        ["x*", "--set", "x=1"],
-        ["x*y", "--set", "x=1"],
-        ["x*x", "--set", "x=1", "--set", "x=2"],
-        ["__import__('os')"],
+        ([], "give an expression (e.g. "),
+        (["x*y", "--demo", "chain"], "give either EXPR or --demo, not both"),
+        (["--demo", "chain", "--set", "x=1"], "--set gives values to the variables of EXPR; --demo has none"),
+        (["x*", "--set", "x=1"], "bad syntax"),
+        (["x*y", "--set", "x=1"], "no value for y (give one with --set y=...)"),
+        (["x*x", "--set", "x=1", "--set", "x=2"], "--set x=... is given twice"),
+        (["__import__('os')"], "unknown function '__import__'"),
     ],
 )
-def test_command_bad_input_exits_2_with_one_message(argv, tmp_path, capsys):
+def test_command_bad_input_exits_2_with_one_message(argv, message, tmp_path, capsys):
     args = add_viewer_arguments(argparse.ArgumentParser()).parse_args(argv + ["--out", str(tmp_path)])
     assert run_viewer_command(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("tinygrad-edu viewer: error:") and err.count("\n") >= 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"tinygrad-edu viewer: error: {message}")
+    assert captured.err.count("tinygrad-edu viewer: error:") == 1 and "Traceback" not in captured.err
+    assert captured.out == ""
     assert list(tmp_path.iterdir()) == []
 
 
@@ -399,4 +403,6 @@ def test_command_unwritable_out_exits_2(tmp_path, capsys):
         ["--demo", "chain", "--out", str(blocker / "sub")]
     )
     assert run_viewer_command(args) == 2
-    assert "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"tinygrad-edu viewer: error: cannot create --out {str(blocker / 'sub')!r}")
+    assert list(tmp_path.iterdir()) == [blocker]

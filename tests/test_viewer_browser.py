@@ -6,7 +6,8 @@ gradient text of every box — with ``Graph.backward_steps()``; they drive the k
 play/pause and the leaf panel; they load hostile labels; and every page must log no console error
 and request nothing but its own file. Screenshots go to ``test-artifacts/``.
 
-Skipped (with the reason) where /usr/bin/chromium, Playwright or a Graphviz renderer is missing.
+Skipped (with the reason) where /usr/bin/chromium, Playwright or a Graphviz renderer is missing,
+except on CI (``CI`` set), which installs all three: there a missing one fails the tests.
 No browser is ever downloaded: the system Chromium is launched by path.
 """
 
@@ -30,6 +31,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
 from test_viewer import HOSTILE, diamond, hostile_graph, page_data, tensor_mlp
+from test_viz_support import needs
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,15 +48,15 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FIGURE_SPACE = "\u2007"
 STEP = "Number(document.getElementById('tv-counter').dataset.step)"  # the page's step, in JavaScript
 
+# Skipped off CI only: CI installs chromium, graphviz and the browser extra, so there a missing one
+# must fail the run instead of silently skipping every test below.
 pytestmark = [
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"{CHROMIUM} not found: install Debian's `chromium` package to run the browser tests",
+    needs(
+        os.path.exists(CHROMIUM),
+        f"{CHROMIUM} not found: install Debian's `chromium` package to run the browser tests",
     ),
-    pytest.mark.skipif(sync_playwright is None, reason="Playwright for Python is not installed"),
-    pytest.mark.skipif(
-        not viz.available_renderers(), reason="no Graphviz renderer (system `dot` or pygraphviz)"
-    ),
+    needs(sync_playwright is not None, "Playwright for Python is not installed"),
+    needs(bool(viz.available_renderers()), "no Graphviz renderer (system `dot` or pygraphviz)"),
 ]
 
 # What the page shows, read in one round trip.

@@ -6,7 +6,15 @@ import math
 
 import numpy as np
 import pytest
-from test_viz_support import HAS_PYGRAPHVIZ, edge_labels, label_text, needs_pygraphviz, parse_dot, svg_lines
+from test_viz_support import (
+    HAS_MATPLOTLIB,
+    edge_labels,
+    label_text,
+    needs,
+    needs_pygraphviz,
+    parse_dot,
+    svg_lines,
+)
 
 import viz
 from tinygrad_edu import Tensor, name_scope, trace
@@ -60,8 +68,8 @@ def test_edges_show_formula_and_summary_then_flow_and_gain():
     assert sig.rows[0] == ("", "σ(x)(1−σ(x))")
     assert sig.rows[1] == ("local", f"mean|·| {g3(np.mean(np.abs(s * (1 - s))))}")  # mean |σ'|
     assert ("grad", f"‖·‖ {g3(np.linalg.norm(z.grad))}") in sig.rows
-    flow = trace(loss).edges
-    gain = next(e.gain for e in flow if e.parent is z and e.child is h)
+    # gain = ‖contribution‖ / ‖upstream‖; h is z's only child, so the contribution is z.grad
+    gain = np.linalg.norm(z.grad) / np.linalg.norm(h.grad)
     assert ("gain", "×" + g3(gain)) in sig.rows
     matmul = z.parents[0]
     to_w = _edge(scene, graph, W, matmul)
@@ -130,6 +138,7 @@ def _deep_tensor_mlp(depth: int, activation: str, seed: int = 0):
     return loss
 
 
+@needs(HAS_MATPLOTLIB, "matplotlib is not installed")
 def test_deep_tensor_graph_groups_by_layer_and_flows_into_the_chart(tmp_path):
     loss = _deep_tensor_mlp(12, "sigmoid")
     scene = build_scene(loss, max_nodes=20)
@@ -140,7 +149,6 @@ def test_deep_tensor_graph_groups_by_layer_and_flows_into_the_chart(tmp_path):
     assert list(norms)[:12] == [f"layer{k}" for k in range(12)]
     first, last = norms["layer0"], norms["layer11"]
     assert first < last * 1e-3  # sigmoid layers with small weights: the gradient vanished
-    pytest.importorskip("matplotlib")
     written = viz.gradient_flow_chart(
         {"sigmoid": norms, "relu": viz.layer_norms(_deep_tensor_mlp(12, "relu"))}, tmp_path / "f.svg"
     )
@@ -151,7 +159,7 @@ def test_tensor_drawing_is_deterministic():
     assert viz.draw(_layer()[-1]).source == viz.draw(_layer()[-1]).source
 
 
-@pytest.mark.skipif(not HAS_PYGRAPHVIZ, reason="pygraphviz is not installed")
+@needs_pygraphviz
 def test_tensor_graph_renders(tmp_path):
     loss = _layer()[-1]
     data = viz.render(loss, tmp_path / "t.png", renderer="pygraphviz").read_bytes()
