@@ -47,9 +47,33 @@ MEDIAN_KEYS = (
 
 
 def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS) -> Diagnosis:
-    """Apply the documented rules to recorded steps (the last ``recent`` for the ratios)."""
+    """Apply the documented rules to recorded steps (the last ``recent`` for the ratios).
+
+    The findings are listed in the order of the rules; :func:`_verdict` then picks the verdict.
+    """
+    names = list(history[-1].layers)
+    per_layer = _layer_summaries(history, names, recent)
+    ratios = _first_over_last(per_layer, names)
+    losses = [record.loss for record in history if record.loss is not None]
+    findings = [
+        *_nonfinite(history, names),  # 1. nan/inf anywhere
+        *_growth(ratios, names),  # 2. growth toward the input
+        *_loss_jump(losses),  # 3. the loss jumps
+        *_decay(ratios, names),  # 4. decay toward the input
+        *_oversized_and_notes(per_layer),  # 5. steps bigger than the weights; saturated, dead units
+        *_slow_first_layer(per_layer, names),  # note: the first layer barely moves
+    ]
+    verdict = _verdict(findings)
+    evidence = {"layers": per_layer, "ratios": ratios, "findings": findings, "loss": losses}
+    return Diagnosis(verdict, evidence, _suggest(verdict, per_layer, history, findings))
+
+
+def _layer_summaries(
+    history: Sequence[StepRecord], names: list[str], recent: int
+) -> dict[str, dict[str, Any]]:
+    """Per layer: the last step's numbers, with the :data:`MEDIAN_KEYS` as medians over the
+    last ``recent`` steps and the most nan/inf any of those steps had."""
     last = history[-1]
-    names = list(last.layers)
     window = history[-recent:]
     per_layer: dict[str, dict[str, Any]] = {}
     for name in names:
@@ -60,30 +84,45 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
         summary["grad_to_weight"] = _ratio(summary["weight_grad_norm"], summary["weight_norm"])
         summary["nonfinite"] = max(r.nonfinite for r in rows)
         per_layer[name] = summary
-    losses = [record.loss for record in history if record.loss is not None]
-    findings: list[Finding] = []
+    return per_layer
+
+
+def _first_over_last(per_layer: dict[str, dict[str, Any]], names: list[str]) -> dict[str, float]:
+    """The first layer's number over the last layer's (nan with fewer than two layers)."""
     ratios = {"weight_grad": math.nan, "output_grad": math.nan, "update_ratio": math.nan}
     if len(names) >= 2:
         first, final = per_layer[names[0]], per_layer[names[-1]]
         ratios["weight_grad"] = _ratio(first["weight_grad_norm"], final["weight_grad_norm"])
         ratios["output_grad"] = _ratio(first["output_grad_norm"], final["output_grad_norm"])
         ratios["update_ratio"] = _ratio(first["update_ratio"], final["update_ratio"])
-    first_name = names[0] if names else "?"
-    last_name = names[-1] if names else "?"
+    return ratios
 
-    # 1. non-finite numbers
+
+def _first_and_last(names: list[str]) -> tuple[str, str]:
+    return (names[0], names[-1]) if names else ("?", "?")
+
+
+#: How the findings name each first/last ratio.
+_RATIO_LABELS = {"weight_grad": "‖∂L/∂W‖", "output_grad": "‖∂L/∂output‖", "update_ratio": "‖ΔW‖/‖W‖"}
+
+
+def _nonfinite(history: Sequence[StepRecord], names: list[str]) -> list[Finding]:
+    """Rule 1: any nan/inf in the loss, the gradients or the weights of any recorded step."""
     bad = sum(record.nonfinite for record in history)
-    if bad:
-        where = [n for n in names if any(r.layers.get(n) and r.layers[n].nonfinite for r in history)]
-        if len(where) > 3:
-            place = f" in {len(where)} layers ({where[0]} … {where[-1]})"
-        else:
-            place = f" in {', '.join(where)}" if where else " in the loss"
-        findings.append(
-            Finding("exploding", "nonfinite", float(bad), ">", 0.0, f"{bad} nan/inf values{place}")
-        )
-    # 2. growth toward the input
-    labels = {"weight_grad": "‖∂L/∂W‖", "output_grad": "‖∂L/∂output‖", "update_ratio": "‖ΔW‖/‖W‖"}
+    if not bad:
+        return []
+    where = [n for n in names if any(r.layers.get(n) and r.layers[n].nonfinite for r in history)]
+    if len(where) > 3:
+        place = f" in {len(where)} layers ({where[0]} … {where[-1]})"
+    else:
+        place = f" in {', '.join(where)}" if where else " in the loss"
+    return [Finding("exploding", "nonfinite", float(bad), ">", 0.0, f"{bad} nan/inf values{place}")]
+
+
+def _growth(ratios: dict[str, float], names: list[str]) -> list[Finding]:
+    """Rule 2: ‖∂L/∂W‖ or ‖∂L/∂output‖, first layer over last, above EXPLODING_RATIO."""
+    first_name, last_name = _first_and_last(names)
+    findings = []
     for key in ("weight_grad", "output_grad"):
         r = ratios[key]
         if r > diagnostics.EXPLODING_RATIO:
@@ -94,12 +133,16 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
                     r,
                     ">",
                     diagnostics.EXPLODING_RATIO,
-                    f"{labels[key]} of the first layer ({first_name}) is {_fmt(r)}× that of the last "
+                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {_fmt(r)}× that of the last "
                     f"({last_name}) > EXPLODING_RATIO={diagnostics.EXPLODING_RATIO:g}: "
                     "gradients grow toward the input",
                 )
             )
-    # 3. loss jumps
+    return findings
+
+
+def _loss_jump(losses: list[float]) -> list[Finding]:
+    """Rule 3: the first step whose loss is LOSS_JUMP_FACTOR × the previous one, and above the first."""
     for t in range(1, len(losses)):
         before, now = losses[t - 1], losses[t]
         if (
@@ -108,7 +151,7 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
             and now > diagnostics.LOSS_JUMP_FACTOR * before
             and now > losses[0]
         ):
-            findings.append(
+            return [
                 Finding(
                     "exploding",
                     "loss jump",
@@ -118,9 +161,14 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
                     f"the loss jumped from {_fmt(before)} to {_fmt(now)} at step {t} "
                     f"(×{_fmt(now / before)} > LOSS_JUMP_FACTOR={diagnostics.LOSS_JUMP_FACTOR:g})",
                 )
-            )
-            break
-    # 4. decay toward the input
+            ]
+    return []
+
+
+def _decay(ratios: dict[str, float], names: list[str]) -> list[Finding]:
+    """Rule 4: a first/last ratio (gradients or update ratios) below VANISHING_RATIO."""
+    first_name, last_name = _first_and_last(names)
+    findings = []
     for key in ("weight_grad", "output_grad", "update_ratio"):
         r = ratios[key]
         if r < diagnostics.VANISHING_RATIO:
@@ -131,18 +179,22 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
                     r,
                     "<",
                     diagnostics.VANISHING_RATIO,
-                    f"{labels[key]} of the first layer ({first_name}) is {_fmt(r)}× that of the last "
+                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {_fmt(r)}× that of the last "
                     f"({last_name}) < VANISHING_RATIO={diagnostics.VANISHING_RATIO:g}: "
                     "the lower layers barely learn",
                 )
             )
-    # 5. steps bigger than the weights
-    grad_to_weight = {n: v["grad_to_weight"] for n, v in per_layer.items()}
-    for layer_finding in (
+    return findings
+
+
+def _oversized_and_notes(per_layer: dict[str, dict[str, Any]]) -> list[Finding]:
+    """Rule 5 (a gradient or a step bigger than the weights) and the notes on units that pass
+    (almost) no gradient: one finding per check, naming the worst layer."""
+    checks = (
         _per_layer(
             "exploding",
             "grad/weight",
-            grad_to_weight,
+            {n: v["grad_to_weight"] for n, v in per_layer.items()},
             diagnostics.GRAD_TO_WEIGHT_HIGH,
             "GRAD_TO_WEIGHT_HIGH",
             "‖∂L/∂W‖/‖W‖",
@@ -157,7 +209,6 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
             "the update ratio ‖ΔW‖/‖W‖",
             "(one step changed the weights by more than their own size)",
         ),
-        # notes: units that pass (almost) no gradient
         _per_layer(
             "note",
             "saturated",
@@ -177,26 +228,28 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
             "the fraction of dead ReLUs",
             "(0 for the whole batch: no gradient flows through them)",
         ),
-    ):
-        if layer_finding is not None:
-            findings.append(layer_finding)
+    )
+    return [finding for finding in checks if finding is not None]
+
+
+def _slow_first_layer(per_layer: dict[str, dict[str, Any]], names: list[str]) -> list[Finding]:
+    """A note when the first layer's update ratio is below UPDATE_RATIO_LOW."""
     u = per_layer[names[0]]["update_ratio"] if names else None
-    if u is not None and u < diagnostics.UPDATE_RATIO_LOW:
-        findings.append(
-            Finding(
-                "note",
-                "first layer update ratio",
-                u,
-                "<",
-                diagnostics.UPDATE_RATIO_LOW,
-                f"the first layer ({first_name}) moves by {_fmt(u)} of its size per step "
-                f"< UPDATE_RATIO_LOW={diagnostics.UPDATE_RATIO_LOW:g} (≈1e-3 is typical)",
-                decisive=False,
-            )
+    if u is None or not u < diagnostics.UPDATE_RATIO_LOW:
+        return []
+    first_name, _ = _first_and_last(names)
+    return [
+        Finding(
+            "note",
+            "first layer update ratio",
+            u,
+            "<",
+            diagnostics.UPDATE_RATIO_LOW,
+            f"the first layer ({first_name}) moves by {_fmt(u)} of its size per step "
+            f"< UPDATE_RATIO_LOW={diagnostics.UPDATE_RATIO_LOW:g} (≈1e-3 is typical)",
+            decisive=False,
         )
-    verdict = _verdict(findings)
-    evidence = {"layers": per_layer, "ratios": ratios, "findings": findings, "loss": losses}
-    return Diagnosis(verdict, evidence, _suggest(verdict, per_layer, history, findings))
+    ]
 
 
 def _per_layer(
