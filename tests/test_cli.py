@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -131,8 +132,11 @@ def test_graph_renders_and_prints_the_chain_rule(capsys, tmp_path):
     code, out, err = run_cli(capsys, "graph", *NEURON, "--out", str(tmp_path))
     assert code == 0, err
     assert "f = tanh(w*x + b)" in out
-    for name in ("w", "x", "b"):
-        assert f"df/d{name} = " in out and f"{name}.grad = " in out
+    # by hand: f = tanh(z), z = w·x + b, so df/dw = (1 − tanh²z)·x, df/dx = (1 − tanh²z)·w, df/db = 1 − tanh²z
+    d = 1 - math.tanh(-1.5 * 0.5 + 0.8) ** 2
+    for name, grad in (("w", d * 0.5), ("x", d * -1.5), ("b", d)):
+        assert f"df/d{name} = " in out
+        assert f"\n{name}.grad = {grad:.3g} after backward()\n" in out
     svg = (tmp_path / "graph.svg").read_text(encoding="utf-8")
     assert "<svg" in svg and "tanh" in svg
 
@@ -195,7 +199,17 @@ def test_experiment_json_is_only_json_on_stdout(tmp_path):
 
 def test_experiment_seed_and_no_pictures(capsys, tmp_path):
     code, out, err = run_cli(
-        capsys, "experiment", "glorot", "--quick", "--json", "--seed", "3", "--no-pictures", "--quiet"
+        capsys,
+        "experiment",
+        "glorot",
+        "--quick",
+        "--json",
+        "--seed",
+        "3",
+        "--no-pictures",
+        "--quiet",
+        "--out",
+        str(tmp_path),  # where the pictures would go without --no-pictures
     )
     assert code == 0 and err == ""
     assert json.loads(out)["seed"] == 3
