@@ -26,6 +26,9 @@ own array (an optimiser may scale it in place); intermediate nodes may share the
 with a child (``+`` hands the upstream gradient on without copying it). Edges into a tensor
 that does not require grad keep the rule's raw elementwise local: no gradient flows there.
 
+Bad arguments are refused before any node exists, with a message naming the op, the shapes
+and the value: those checks live in :mod:`tinygrad_edu.tensor_checks`.
+
 Example::
 
     >>> x = Tensor(np.ones((4, 3))); W = Tensor(np.full((3, 2), 0.5), requires_grad=True)
@@ -43,16 +46,30 @@ import numpy as np
 
 from . import graph, rules
 from . import tensor_rules as trules
-from .errors import AnomalyError, GradError, ShapeError
+from .errors import GradError, ShapeError
 from .jacobians import IDENTITY, Cast, Local, Unbroadcast, index_text
 from .modes import state as _state
 from .numerics import ArrayMath as _AM
 from .scalar import Value
 
+# Validation and error messages live in tensor_checks; to_array is also imported from here.
+from .tensor_checks import (
+    check_axis,
+    check_broadcast,
+    check_forward,
+    new_shape,
+    normalize_index,
+    one_axis,
+    permutation,
+    reduce_arg,
+    refuse_empty,
+    tensor_list,
+    to_array,
+)
+
 _new = object.__new__
 _ndarray = np.ndarray
 _asarray = np.asarray
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Tensor:
@@ -242,49 +259,49 @@ class Tensor:
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         """Σ over ``axis`` (None: all; int; tuple). Local derivative 1, spread back."""
-        return _apply("sum", trules.sum_, (self,), _reduce_arg("sum", self, axis, keepdims))
+        return _apply("sum", trules.sum_, (self,), reduce_arg("sum", self, axis, keepdims))
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         """Mean over ``axis``. Local derivative 1/n."""
-        arg = _reduce_arg("mean", self, axis, keepdims)
-        _refuse_empty("mean", self, arg.axis)
+        arg = reduce_arg("mean", self, axis, keepdims)
+        refuse_empty("mean", self, arg.axis)
         return _apply("mean", trules.mean, (self,), arg)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         """Maximum over ``axis``. Local derivative: 1 at the arg-max; NOTE ties split evenly."""
-        arg = _reduce_arg("max", self, axis, keepdims)
-        _refuse_empty("max", self, arg.axis)
+        arg = reduce_arg("max", self, axis, keepdims)
+        refuse_empty("max", self, arg.axis)
         return _apply("max", trules.max_, (self,), arg)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         """ln Σ eˣ over ``axis``, stable (max subtracted). Local derivative softmax(x)."""
-        arg = _reduce_arg("logsumexp", self, axis, keepdims)
-        _refuse_empty("logsumexp", self, arg.axis)
+        arg = reduce_arg("logsumexp", self, axis, keepdims)
+        refuse_empty("logsumexp", self, arg.axis)
         return _apply("logsumexp", trules.logsumexp, (self,), arg)
 
     def softmax(self, axis: int = -1) -> Tensor:
         """softmax along ``axis``, stable. Local derivative softmax(x)ᵢ(δᵢⱼ − softmax(x)ⱼ)."""
-        return _apply("softmax", trules.softmax, (self,), _one_axis("softmax", self, axis))
+        return _apply("softmax", trules.softmax, (self,), one_axis("softmax", self, axis))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """log softmax along ``axis``, stable. Local derivative δᵢⱼ − softmax(x)ⱼ."""
-        return _apply("log_softmax", trules.log_softmax, (self,), _one_axis("log_softmax", self, axis))
+        return _apply("log_softmax", trules.log_softmax, (self,), one_axis("log_softmax", self, axis))
 
     # --- shape ops ---
 
     def reshape(self, *shape: Any) -> Tensor:
         """Same elements in a new shape (``reshape(2, 3)`` or ``reshape((2, -1))``)."""
-        return _apply("reshape", trules.reshape, (self,), _new_shape(self, shape))
+        return _apply("reshape", trules.reshape, (self,), new_shape(self, shape))
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute the axes (``transpose()`` reverses them, as numpy)."""
-        return _apply("transpose", trules.transpose, (self,), _permutation("transpose", self, axes))
+        return _apply("transpose", trules.transpose, (self,), permutation("transpose", self, axes))
 
     def permute(self, *axes: Any) -> Tensor:
         """Permute the axes into the given order (every axis named once)."""
         if not axes:
             raise TypeError("permute: give the new order of the axes, e.g. permute(1, 0)")
-        return _apply("transpose", trules.transpose, (self,), _permutation("permute", self, axes))
+        return _apply("transpose", trules.transpose, (self,), permutation("permute", self, axes))
 
     @property
     def T(self) -> Tensor:
@@ -294,7 +311,7 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         """Basic slicing and integer/boolean array indexing, as numpy. Gradients of positions
         picked more than once accumulate."""
-        index = _normalize_index(index)
+        index = normalize_index(index)
         try:
             return _apply("getitem", trules.getitem, (self,), index)
         except IndexError as error:
@@ -395,14 +412,14 @@ class Tensor:
 
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along an existing ``axis``; each input's gradient is its slice of the upstream."""
-    tensors = _tensor_list("concatenate", tensors)
+    tensors = tensor_list("concatenate", tensors)
     ndim = tensors[0].ndim
     shapes = [t.shape for t in tensors]
     if ndim == 0 or any(t.ndim != ndim for t in tensors):
         raise ShapeError(
             f"concatenate: needs tensors with the same number (≥ 1) of axes, got shapes {shapes}"
         )
-    axis = _check_axis("concatenate", axis, tensors[0].shape)
+    axis = check_axis("concatenate", axis, tensors[0].shape)
     others = {s[:axis] + s[axis + 1 :] for s in shapes}
     if len(others) > 1:
         raise ShapeError(f"concatenate: shapes {shapes} must agree on every axis except axis {axis}")
@@ -411,69 +428,15 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
 
 def stack(tensors: Any, axis: int = 0) -> Tensor:
     """Join equally shaped tensors along a new ``axis``; input i's gradient is upstream[..., i, ...]."""
-    tensors = _tensor_list("stack", tensors)
+    tensors = tensor_list("stack", tensors)
     shapes = [t.shape for t in tensors]
     if len(set(shapes)) > 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {shapes}")
-    axis = _check_axis("stack", axis, shapes[0] + (1,))
+    axis = check_axis("stack", axis, shapes[0] + (1,))
     return _apply("stack", trules.stack, tuple(tensors), axis)
 
 
-# --- conversion ------------------------------------------------------------------------------
-
-
-def to_array(data: Any, where: str) -> np.ndarray:
-    """``data`` as a fresh float32/float64 array, or a TypeError that says what is wrong."""
-    if isinstance(data, Tensor):
-        data = data.data
-    elif isinstance(data, Value):
-        raise TypeError(
-            f"{where}: cannot mix Value and Tensor: got {data!r}; pass value.data (a float) to make a Tensor"
-        )
-    if data is None:
-        raise TypeError(f"{where}: expected numbers, got None")
-    if isinstance(data, (str, bytes)):
-        raise TypeError(f"{where}: expected numbers, got a {type(data).__name__} ({data!r:.40})")
-    if isinstance(data, np.ndarray):
-        array = data
-    elif isinstance(data, (list, tuple)) and any(isinstance(item, (Tensor, Value)) for item in data):
-        # np.asarray would read the numbers out of the Tensors and silently cut the graph
-        raise TypeError(
-            f"{where}: the data holds Tensors or Values; join tensors with tinygrad_edu.stack or "
-            "concatenate (they keep the graph), or pass their .data"
-        )
-    else:
-        try:
-            array = np.asarray(data)
-        except ValueError as error:
-            raise TypeError(
-                f"{where}: ragged data (nested sequences of different lengths) cannot form an array: {error}"
-            ) from None
-    kind = array.dtype.kind
-    if kind == "f":
-        dtype = array.dtype if array.dtype in _FLOATS else np.dtype(np.float64)
-    elif kind in "biu":
-        dtype = np.dtype(np.float64)
-    elif kind == "c":
-        raise TypeError(f"{where}: complex numbers are not supported (got dtype {array.dtype})")
-    elif kind == "O":
-        raise TypeError(_object_message(where, array))
-    else:
-        raise TypeError(f"{where}: expected numeric data, got dtype {array.dtype} ({data!r:.40})")
-    return np.array(array, dtype=dtype, copy=True)
-
-
-def _object_message(where: str, array: np.ndarray) -> str:
-    items = list(array.flat)
-    if any(isinstance(item, Value) for item in items):
-        return f"{where}: cannot mix Value and Tensor: the data holds Values; use [v.data for v in values]"
-    if any(isinstance(item, Tensor) for item in items):
-        return f"{where}: the data holds Tensors; join tensors with tinygrad_edu.stack or concatenate"
-    odd = [item for item in items if not isinstance(item, (Real, np.number))]
-    if not odd:
-        return f"{where}: ragged or mixed data cannot form a numeric array"
-    odd = odd[0]
-    return f"{where}: expected numbers, found {type(odd).__name__} ({odd!r:.40}) in the data"
+# --- operands: Python numbers and arrays as Tensors ----------------------------------------------
 
 
 def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
@@ -524,7 +487,7 @@ def _constant(value: Any, dtype: np.dtype) -> Tensor:
 def _node(data: np.ndarray, op: str, arg: Any, inputs: tuple, local_grads: tuple | None) -> Tensor:
     """A result node. ``local_grads`` None means "not recorded": a leaf without parents."""
     if _state.anomaly:
-        _check_forward(op, data, inputs)
+        check_forward(op, data, inputs)
     node = _new(Tensor)
     node.data = data
     node.grad = None
@@ -563,7 +526,7 @@ def _binary(op: str, compute: Any, a: Tensor, b: Tensor) -> Tensor:
     try:
         out, (la, lb) = compute(_AM, ad, bd)
     except ValueError:
-        _check_broadcast(op, ad.shape, bd.shape)
+        check_broadcast(op, ad.shape, bd.shape)
         raise
     if out.__class__ is not _ndarray:
         out = _asarray(out)
@@ -650,161 +613,7 @@ def _matmul(a: Tensor, b: Tensor) -> Tensor:
     return _apply("matmul", trules.matmul, (a, b))
 
 
-# --- validation helpers (called before anything is built) ------------------------------------------
-
-
-def _check_broadcast(op: str, sa: tuple, sb: tuple) -> None:
-    """Raise a ShapeError naming the op and both shapes if they do not broadcast."""
-    try:
-        np.broadcast_shapes(sa, sb)
-    except ValueError:
-        symbol = rules.RULES[op].symbol
-        pairs = [(x, y) for x, y in zip(reversed(sa), reversed(sb)) if x != y and x != 1 and y != 1]
-        x, y = pairs[0]
-        raise ShapeError(
-            f"{op} ({symbol}): shapes {sa} and {sb} do not broadcast: numpy compares trailing axes, "
-            f"which must be equal or 1, and here {x} meets {y}"
-        ) from None
-
-
-def _check_axis(op: str, axis: Any, shape: tuple) -> int:
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__} ({axis!r})")
-    ndim = len(shape)
-    if not -ndim <= axis < ndim:
-        allowed = f"-{ndim} … {ndim - 1}" if ndim else "none: the tensor is 0-d"
-        raise ShapeError(f"{op}: axis {axis} is out of range for shape {shape} (valid axes: {allowed})")
-    return int(axis) % ndim
-
-
-def _reduce_arg(op: str, x: Tensor, axis: Any, keepdims: Any) -> trules.ReduceArg:
-    if not isinstance(keepdims, (bool, np.bool_)):
-        raise TypeError(f"{op}: keepdims must be True or False, got {keepdims!r}")
-    if axis is None:
-        return trules.ReduceArg(None, bool(keepdims))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    normal = tuple(sorted(_check_axis(op, a, x.shape) for a in axes))
-    if len(set(normal)) != len(normal):
-        raise ShapeError(f"{op}: axis {axis!r} names an axis twice (shape {x.shape})")
-    return trules.ReduceArg(normal, bool(keepdims))
-
-
-def _refuse_empty(op: str, x: Tensor, axis: tuple | None) -> None:
-    if trules.reduce_size(x.shape, axis) == 0:
-        where = "" if axis is None else f" over axes {axis}"
-        raise ShapeError(
-            f"{op}: nothing to reduce{where}: the tensor of shape {x.shape} has no elements there"
-        )
-
-
-def _one_axis(op: str, x: Tensor, axis: Any) -> int:
-    if not x.ndim:
-        raise ShapeError(f"{op}: needs a tensor with at least 1 axis, got shape ()")
-    return _check_axis(op, axis, x.shape)
-
-
-def _new_shape(x: Tensor, shape: tuple) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    for size in shape:
-        if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
-            raise TypeError(f"reshape: sizes must be ints, got {size!r} in {shape}")
-    shape = tuple(int(s) for s in shape)
-    if shape.count(-1) > 1 or any(s < -1 for s in shape):
-        raise ShapeError(f"reshape: bad shape {shape}: sizes must be ≥ 0, with at most one -1")
-    if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
-        if known == 0 or x.size % known:
-            raise ShapeError(
-                f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}"
-            )
-        shape = tuple(x.size // known if s == -1 else s for s in shape)
-    if int(np.prod(shape, dtype=np.int64)) != x.size:
-        raise ShapeError(
-            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape} "
-            f"({int(np.prod(shape, dtype=np.int64))} elements)"
-        )
-    return shape
-
-
-def _permutation(op: str, x: Tensor, axes: tuple) -> tuple:
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        axes = tuple(axes[0])
-    if not axes:
-        return tuple(reversed(range(x.ndim)))
-    if len(axes) != x.ndim:
-        raise ShapeError(f"{op}: {axes} must name each of the {x.ndim} axes of shape {x.shape} once")
-    normal = tuple(_check_axis(op, a, x.shape) for a in axes)
-    if sorted(normal) != list(range(x.ndim)):
-        raise ShapeError(f"{op}: {axes} is not a permutation of the axes of shape {x.shape}")
-    return normal
-
-
-def _normalize_index(index: Any) -> Any:
-    """Indices as numpy takes them; Tensor/list indices become integer or boolean arrays."""
-    parts = index if isinstance(index, tuple) else (index,)
-    normal = []
-    for part in parts:
-        if isinstance(part, Value):
-            raise TypeError("getitem: cannot mix Value and Tensor: index with int(value.data)")
-        if isinstance(part, Tensor):
-            part = part.data
-            if not np.all(part == np.round(part)):
-                raise IndexError(
-                    f"getitem: a Tensor used as an index must hold whole numbers, got {part!r:.60}"
-                )
-            part = part.astype(np.intp)
-        elif isinstance(part, (list, np.ndarray)):
-            part = np.asarray(part)
-            if part.size == 0 and part.dtype.kind == "f":
-                part = part.astype(np.intp)
-            if part.dtype.kind not in "biu":
-                raise IndexError(
-                    f"getitem: index arrays must hold integers or booleans, got dtype {part.dtype}"
-                )
-        elif isinstance(part, (float, np.floating, str)):
-            raise IndexError(
-                f"getitem: only integers, slices, None, ... and integer or boolean arrays are valid indices, "
-                f"got {type(part).__name__} {part!r}"
-            )
-        normal.append(part)
-    return tuple(normal) if isinstance(index, tuple) else normal[0]
-
-
-def _tensor_list(op: str, tensors: Any) -> list:
-    if isinstance(tensors, (Tensor, np.ndarray)) or not isinstance(tensors, (list, tuple)):
-        raise TypeError(f"{op}: expected a list or tuple of Tensors, got {type(tensors).__name__}")
-    if not tensors:
-        raise ShapeError(f"{op}: needs at least one tensor")
-    out = []
-    for t in tensors:
-        if isinstance(t, Value):
-            raise TypeError(f"{op}: cannot mix Value and Tensor: got {t!r}")
-        out.append(t if isinstance(t, Tensor) else Tensor(t))
-    return out
-
-
-# --- anomaly mode and text ---------------------------------------------------------------------
-
-
-def _check_forward(op: str, data: np.ndarray, inputs: tuple) -> None:
-    finite = np.isfinite(data)
-    if finite.all():
-        return
-    first = tuple(int(i) for i in np.unravel_index(int(np.argmin(finite)), data.shape))
-    count = finite.size - int(np.count_nonzero(finite))
-    described = []
-    for t in inputs:
-        text = f"{graph.describe(t)}: shape {t.shape} {t.dtype}"
-        if not np.all(np.isfinite(t.data)):
-            text += " (already non-finite)"
-        described.append(text)
-    raise AnomalyError(
-        f"forward: op {op!r} produced {data[first]} at index {first} ({count} of {data.size} values "
-        f"non-finite) from inputs ({'; '.join(described)})",
-        op=op,
-        phase="forward",
-    )
+# --- text ------------------------------------------------------------------------------------------
 
 
 def _data_text(data: np.ndarray) -> str:
