@@ -296,8 +296,13 @@ def test_matmul_edges_show_the_other_operand():
 
 def test_rmatmul_with_array():
     W = Tensor(rand(3, 2), requires_grad=True)
-    y = np.ones((4, 3)) @ W
+    A = rand(4, 3, seed=14)
+    y = A @ W
     assert isinstance(y, Tensor) and y.shape == (4, 2)
+    np.testing.assert_allclose(y.data, A @ W.data, rtol=1e-12)
+    upstream = rand(4, 2, seed=15)
+    y.backward(upstream)
+    np.testing.assert_allclose(W.grad, A.T @ upstream, rtol=1e-12)  # ∂(A·W)/∂W: Aᵀ·upstream
 
 
 # --- reductions ------------------------------------------------------------------------------------
@@ -322,9 +327,15 @@ def test_reductions(op, axis, keepdims):
 
 @pytest.mark.parametrize("op", ["sum", "mean", "max", "logsumexp"])
 def test_reductions_of_0d_and_size_1(op):
-    check(lambda x: getattr(x, op)(), np.array(0.7))
-    check(lambda x: getattr(x, op)(axis=0), np.array([0.7]))
-    check(lambda x: getattr(x, op)(axis=1, keepdims=True), rand(3, 1))
+    # reducing over one element is the identity for all four (log exp x = x), so data equals input
+    out = check(lambda x: getattr(x, op)(), np.array(0.7))
+    assert out.shape == () and out.data == pytest.approx(0.7, rel=1e-15)
+    out = check(lambda x: getattr(x, op)(axis=0), np.array([0.7]))
+    assert out.shape == () and out.data == pytest.approx(0.7, rel=1e-15)
+    a = rand(3, 1)
+    out = check(lambda x: getattr(x, op)(axis=1, keepdims=True), a)
+    assert out.shape == (3, 1)
+    np.testing.assert_allclose(out.data, a, rtol=1e-15)
 
 
 def test_max_splits_ties_evenly():
@@ -546,17 +557,19 @@ def test_broadcast_gradients_sum_the_expanded_gradient(data, op):
     ta, tb = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
     out = f(ta, tb)
     assert out.shape == shapes.result_shape
-    upstream = np.ones(out.shape)
+    # a non-uniform upstream, so that a wrongly weighted or misaligned sum shows
+    upstream = data.draw(hnp.arrays(np.float64, out.shape, elements=st.floats(-2.0, 2.0)))
     out.backward(upstream)
     # The same op on explicitly broadcast copies, whose gradient is then summed by hand.
     ea = Tensor(np.broadcast_to(a, out.shape), requires_grad=True)
     eb = Tensor(np.broadcast_to(b, out.shape), requires_grad=True)
     f(ea, eb).backward(upstream)
-    lead_a = len(out.shape) - a.ndim
-    summed = ea.grad.sum(axis=tuple(range(lead_a))) if lead_a else ea.grad
-    summed = summed.sum(axis=tuple(i for i, s in enumerate(a.shape) if s == 1), keepdims=True)
-    np.testing.assert_allclose(ta.grad, summed.reshape(a.shape), rtol=1e-10)
-    assert tb.grad.shape == b.shape
+    for t, expanded, original in ((ta, ea, a), (tb, eb, b)):  # both directions
+        lead = len(out.shape) - original.ndim
+        summed = expanded.grad.sum(axis=tuple(range(lead))) if lead else expanded.grad
+        summed = summed.sum(axis=tuple(i for i, s in enumerate(original.shape) if s == 1), keepdims=True)
+        assert t.grad.shape == original.shape
+        np.testing.assert_allclose(t.grad, summed.reshape(original.shape), rtol=1e-10, atol=1e-12)
 
 
 def test_scalar_and_tensor_engines_agree_elementwise():
