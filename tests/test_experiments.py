@@ -115,13 +115,19 @@ def test_validate_rejects_what_json_cannot_hold():
     good = common.make_result("x", 1, {"a": 1}, {"loss": [1.0, float("nan")]})
     assert good["results"]["loss"] == [1.0, None]  # NaN → null
     common.validate(good, ["loss"])
-    for bad in (
-        {"experiment": "x", "seed": 1, "config": {}},
-        {"experiment": "x", "seed": True, "config": {}, "results": {}},
-        {"experiment": "x", "seed": 1, "config": {}, "results": {"a": float("inf")}},
-        {"experiment": "x", "seed": 1, "config": {}, "results": {"a": object()}},
+    for bad, match in (
+        ({"experiment": "x", "seed": 1, "config": {}}, r"result keys must be \('experiment', 'seed'"),
+        ({"experiment": "x", "seed": True, "config": {}, "results": {}}, r"result\['seed'\] must be an int"),
+        (
+            {"experiment": "x", "seed": 1, "config": {}, "results": {"a": float("inf")}},
+            r"result\['results'\]\['a'\] is inf; non-finite numbers are written as null",
+        ),
+        (
+            {"experiment": "x", "seed": 1, "config": {}, "results": {"a": object()}},
+            r"result\['results'\]\['a'\] has type object",
+        ),
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=match):
             common.validate(bad)
     with pytest.raises(ValueError, match="differ"):
         common.validate(good, ["other"])

@@ -126,10 +126,22 @@ def test_parse_assignment(text, expected):
     assert parse_assignment(text) == expected
 
 
-@pytest.mark.parametrize("text", ["x", "x=", "=1", "x=abc", "1x=2", "tanh=1", "x=" + "1" * 100])
-def test_parse_assignment_rejects(text):
-    with pytest.raises(ExpressionError):
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("x", "expected NAME=NUMBER such as x=0.5, got 'x'"),
+        ("x=", "the value of 'x' must be a number, got ''"),
+        ("=1", "'' is not a variable name (in '=1')"),
+        ("x=abc", "the value of 'x' must be a number, got 'abc'"),
+        ("1x=2", "'1x' is not a variable name (in '1x=2')"),
+        ("tanh=1", "'tanh' is a function, not a variable (in 'tanh=1')"),
+        ("x=" + "1" * 100, "the number for 'x' is too long (100 characters)"),
+    ],
+)
+def test_parse_assignment_rejects(text, fragment):
+    with pytest.raises(ExpressionError) as info:
         parse_assignment(text)
+    assert fragment in str(info.value)
 
 
 def test_parse_assignments_collects_every_value_and_refuses_repeats():

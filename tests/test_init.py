@@ -165,7 +165,7 @@ def test_errors_are_clear():
 def test_failed_fill_leaves_the_array_unchanged():
     w = np.arange(6.0).reshape(2, 3)
     before = w.copy()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="init.he_normal: mode must be 'fan_in' or 'fan_out', got 'bad'"):
         init.he_normal(w, mode="bad")
     assert np.array_equal(w, before)
 

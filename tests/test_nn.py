@@ -443,7 +443,10 @@ def test_load_from_a_file_with_the_wrong_architecture_changes_nothing(tmp_path):
     MLP([4, 3, 2], rng=0).save(path)
     other = MLP([4, 5, 2], rng=1)
     before = snapshot(other)
-    with pytest.raises(ShapeError):
+    with pytest.raises(
+        ShapeError,
+        match=r"shape mismatch for 'layers.0.weight': model \(4, 5\) vs state \(4, 3\);.*nothing was loaded",
+    ):
         other.load(path)
     assert_unchanged(other, before)
 

@@ -97,5 +97,5 @@ def test_scalar_errors():
         MLP(2, [])
     with pytest.raises(ValueError, match="nin"):
         Neuron(0)
-    with pytest.raises(ShapeError):
+    with pytest.raises(ShapeError, match="Neuron weights: expected 2 inputs, got 1"):
         Neuron(2, weights=[1.0])

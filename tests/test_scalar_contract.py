@@ -79,7 +79,9 @@ def test_anomaly_backward_names_edge():
     with detect_anomaly(), pytest.raises(AnomalyError) as info:
         y.backward()
     assert info.value.phase == "backward" and info.value.op == "sqrt"
-    assert "x" in str(info.value)
+    # the edge x → sqrt, its local 1/(2√0) = inf and the upstream 1 that met it
+    assert "non-finite gradient on the edge x → sqrt (operand 0 of op 'sqrt')" in str(info.value)
+    assert "local inf × upstream 1 = inf" in str(info.value)
 
 
 def test_no_grad_records_no_parents():
