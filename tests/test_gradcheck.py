@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor, Value, no_grad, rules
@@ -340,6 +340,29 @@ def test_axes_are_valid_reduction_axes(data):
     shape = data.draw(shapes())
     axis = data.draw(axes(len(shape)))
     np.sum(np.zeros(shape), axis=axis)  # raises on a bad or repeated axis
+    # the documented forms: None, an int of either sign, or a tuple of distinct non-negative axes
+    if axis is None:
+        return
+    if isinstance(axis, tuple):
+        assert axis and len(set(axis)) == len(axis) and all(0 <= a < len(shape) for a in axis)
+    else:
+        assert isinstance(axis, int) and -len(shape) <= axis < len(shape)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda axis: axis is None,
+        lambda axis: isinstance(axis, int) and axis < 0,
+        lambda axis: isinstance(axis, int) and axis >= 0,
+        lambda axis: isinstance(axis, tuple) and len(axis) == 1,
+        lambda axis: isinstance(axis, tuple) and len(axis) == 3,
+    ],
+    ids=["None", "negative int", "non-negative int", "1-tuple", "all axes as a tuple"],
+)
+def test_axes_reach_every_documented_form(form):
+    # a strategy that drew only None would pass the test above: every form must be reachable
+    assert form(find(axes(3), form, settings=settings(database=None, max_examples=500)))
 
 
 BOUNDS = {"real": (-3.0, 3.0), "positive": (0.25, 3.0), "unit": (0.0625, 0.9375)}
