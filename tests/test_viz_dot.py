@@ -274,7 +274,12 @@ def test_grouping_kicks_in_above_the_cap_by_depth():
 def test_group_edges_show_the_gain_between_groups():
     y = _deep_chain(150)
     scene = build_scene(y, max_nodes=100, max_groups=10)
-    norms = {n.id: n.magnitude for n in scene.nodes}
+    # a group's gradient norm, by hand: √(Σ grad²) over the nodes it holds
+    grads = {f"n{i}": node.grad for node, i in trace(y).ids.items()}
+    norms = {n.id: math.sqrt(sum(grads[m] ** 2 for m in n.members)) for n in scene.nodes}
+    assert sorted(m for n in scene.nodes for m in n.members) == sorted(grads)  # each node in one group
+    for n in scene.nodes:
+        assert n.magnitude == pytest.approx(norms[n.id], rel=1e-12)
     assert scene.edges
     for edge in scene.edges:
         expected = norms[edge.tail] / norms[edge.head]
