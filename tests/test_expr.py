@@ -267,9 +267,13 @@ def test_fuzz_any_text_never_runs_code_and_fails_only_with_expression_error(text
     with no_code_execution():
         try:
             parsed = parse(text)
-            parsed.build({name: 0.5 for name in parsed.variables})
+            root, leaves = parsed.build({name: 0.5 for name in parsed.variables})
         except ExpressionError:
-            pass
+            return
+    # accepted text: one leaf per variable, all plain names, and an operation node at the root
+    assert all(name.isidentifier() and name not in FUNCTIONS for name in parsed.variables)
+    assert list(leaves) == list(parsed.variables)
+    assert isinstance(root.data, float) and root.parents and root not in leaves.values()
 
 
 def test_hostile_input_is_refused_without_side_effects(tmp_path):
