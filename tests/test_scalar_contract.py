@@ -157,7 +157,7 @@ def test_bad_operand_is_a_type_error():
 def test_repr_is_readable():
     h = Value(1.0).tanh()
     h.label = "h1"
-    assert repr(h) == "Value(data=0.7616, grad=0, op='tanh', label='h1')"
+    assert repr(h) == "Value(data=0.7616, grad=0, op='tanh', label='h1')"  # tanh 1 = 0.761594...
 
 
 def test_the_engine_creates_no_reference_cycles():

@@ -129,6 +129,7 @@ def test_item_numpy_detach_repr():
     d = y.detach()
     assert d.data is y.data and d.parents == () and d.requires_grad is False
     text = repr(y)
+    # tanh(3 · 0.5) = tanh 1.5 = 0.905148...
     assert "shape=(1, 1)" in text and "float64" in text and "op='tanh'" in text and "0.9051" in text
     big = repr(Tensor(np.arange(100.0), label="big"))
     assert "shape=(100,)" in big and "label='big'" in big and "max 99" in big

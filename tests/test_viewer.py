@@ -287,6 +287,7 @@ def test_large_scalar_graph_uses_the_grouped_view(tmp_path):
     for _ in range(300):
         h = (h * 1.01).sigmoid()
     data = page_data(viz.viewer(h, tmp_path / "big.html").read_text(encoding="utf-8"))
+    # 300 × (two edges into h·1.01, one into sigmoid) = 900 steps
     assert data["grouped"] == "depth" and len(data["steps"]) == len(trace(h).edges) == 900
     assert len(data["boxes"]) <= 30
 
@@ -369,7 +370,7 @@ def test_command_writes_the_page_of_an_expression(tmp_path, capsys):
 
 
 @needs_renderer
-@pytest.mark.parametrize("demo, steps", [("chain", 8), ("mlp", None)])
+@pytest.mark.parametrize("demo, steps", [("chain", 8), ("mlp", None)])  # chain: 8 sigmoids, one edge each
 def test_command_demos_through_a_cli_like_parser(demo, steps, tmp_path):
     args = parser_like_the_cli().parse_args(["viewer", "--demo", demo, "--out", str(tmp_path), "--quiet"])
     assert run_viewer_command(args) == 0
