@@ -109,11 +109,6 @@ def test_bad_path_or_step(tmp_path):
         viz.gradient_flow_chart({"l0": 1.0}, tmp_path / "c.svg", ylabel=3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: gradient_flow_chart's path errors name 'render' (viz.output.output_format is "
-    "called with who='render'), not the function the user called",
-)
 def test_path_errors_name_the_function_the_user_called(tmp_path):
     # its other errors start "gradient_flow_chart: " (as the viewer's start "viewer: ")
     with pytest.raises(viz.OutputPathError, match="^gradient_flow_chart: "):

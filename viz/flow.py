@@ -111,7 +111,7 @@ def gradient_flow_chart(
         UnsupportedFormat, OutputPathError: a bad ``path`` (checked before drawing).
         ChartsUnavailable: matplotlib is not installed.
     """
-    target, fmt = output_format(path)
+    target, fmt = output_format(path, "gradient_flow_chart")
     if fmt not in CHART_FORMATS:
         raise UnsupportedFormat(f"gradient_flow_chart: write .svg, .png or .pdf, not {target.suffix!r}")
     for name, text in (("title", title), ("xlabel", xlabel), ("ylabel", ylabel)):

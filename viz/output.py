@@ -22,22 +22,24 @@ from .errors import OutputPathError, UnsupportedFormat
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 
 
-def output_format(path: Any) -> tuple[Path, str]:
+def output_format(path: Any, who: str = "render") -> tuple[Path, str]:
     """``(Path, format)`` for an output path, checking suffix and folder (nothing is written).
+
+    Error messages start with ``"<who>: "``, the function the user called.
 
     Raises:
         TypeError: ``path`` is not a str or path-like.
         UnsupportedFormat: the suffix is not ``.svg``, ``.png``, ``.pdf``, ``.dot`` or ``.gv``.
         OutputPathError: the folder does not exist, the path is a folder, or it is not writable.
     """
-    target = as_path(path, "render")
+    target = as_path(path, who)
     fmt = FORMATS.get(target.suffix.lower())
     if fmt is None:
         raise UnsupportedFormat(
-            f"render: cannot tell the format of {str(target)!r} from its suffix {target.suffix!r}; "
+            f"{who}: cannot tell the format of {str(target)!r} from its suffix {target.suffix!r}; "
             f"use one of {', '.join(sorted(FORMATS))}"
         )
-    check_writable(target, "render")
+    check_writable(target, who)
     return target, fmt
 
 

@@ -133,7 +133,9 @@ def _draw_array(draw, shape: Any, domain: str, dtype: np.dtype) -> np.ndarray:
     low, high = _BOUNDS[domain]
     width = 32 if dtype == np.float32 else 64
     elements = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width)
-    return draw(hnp.arrays(dtype, shape, elements=elements))
+    # fill=nothing: every element is drawn on its own. With Hypothesis's default fill most small
+    # arrays repeat one value, and a matrix equal to its transpose hides a W-for-Wᵀ bug.
+    return draw(hnp.arrays(dtype, shape, elements=elements, fill=st.nothing()))
 
 
 def _draw_separated(draw, shape: tuple, dtype: np.dtype) -> np.ndarray:
