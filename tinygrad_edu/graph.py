@@ -367,14 +367,16 @@ def trace(root: Any) -> Graph:
 
 
 def fmt(x: Any) -> str:
-    """A number in 3 significant digits (``0.00517``, ``1.2e+08``, ``nan``)."""
-    if isinstance(x, (float, int)):
-        return f"{float(x):.3g}"
+    """A number in 3 significant digits (``0.00517``, ``1.2e+08``, ``nan``; ``0`` for ±0), or a
+    short text for an array. The one number format of text, pictures and reprs."""
+    if isinstance(x, (float, int, np.number)):
+        x = float(x)
+        return "0" if x == 0.0 else f"{x:.3g}"  # a sign on zero only confuses
     return _short(x)
 
 
 def _short(x: Any) -> str:
-    if isinstance(x, (float, int)):
+    if isinstance(x, (float, int, np.number)):
         return fmt(x)
     if isinstance(x, np.ndarray):
         if x.size <= 4:

@@ -26,19 +26,8 @@ from typing import Any
 
 import numpy as np
 
-
-def _norm(x: Any) -> float:
-    return float(np.sqrt(np.sum(np.square(x, dtype=np.float64))))
-
-
-def _num(x: Any) -> str:
-    """A number or an array in a few characters."""
-    if isinstance(x, (int, float, np.number)):
-        return f"{float(x):.3g}"
-    x = np.asarray(x)
-    if x.size <= 4:
-        return np.array2string(x, precision=3, separator=", ")
-    return f"array{x.shape} ‖·‖={_norm(x):.3g}"
+from .graph import fmt as _num
+from .graph import norm as _norm
 
 
 def broadcast_axes(shape: tuple, target: tuple) -> tuple:

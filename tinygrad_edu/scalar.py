@@ -256,7 +256,7 @@ def _node(data: float, parents: tuple, local_grads: tuple, op: str, arg: Any) ->
 
 
 def _forward_anomaly(op: str, data: float, parents: tuple) -> str:
-    inputs = ", ".join(f"{p.label or p.op or 'leaf'}={p.data:.6g}" for p in parents)
+    inputs = ", ".join(f"{graph.describe(p)}={p.data:.6g}" for p in parents)
     return f"forward: op {op!r} produced {data} from inputs ({inputs})"
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.graph import fmt as engine_fmt
+
 #: Diverging scale from "shrunk a lot" (deep blue) through "unchanged" (near white) to "grown a
 #: lot" (deep red): ColorBrewer RdBu, 11 classes, blue end first.
 NODE_SCALE = (
@@ -65,14 +67,9 @@ DEFAULT_DECADES = 4.0
 def fmt(x: Any) -> str:
     """A number in 3 significant digits: ``0.000182``, ``-3``, ``1.2e+08``, ``nan``, ``inf``.
 
-    The same format as the engine's chain-rule text, so a picture and a printout agree.
+    The engine's own format (:func:`tinygrad_edu.graph.fmt`), so a picture and a printout agree.
     """
-    x = float(x)
-    if x != x:
-        return "nan"
-    if x == 0.0:
-        return "0"  # also for -0.0: a sign on zero only confuses
-    return f"{x:.3g}"
+    return engine_fmt(float(x))
 
 
 def fmt_shape(shape: tuple) -> str:
