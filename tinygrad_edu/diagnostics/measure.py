@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import diagnostics
 from ..graph import norm
+from ..optim import total_norm
 from .report import LayerStats, StepRecord
 
 #: Maximum of each activation's derivative (what SATURATION_DERIVATIVE is a fraction of).
@@ -129,6 +130,5 @@ def _loss_value(loss: Any) -> float | None:
 
 
 def _total_norm(grads: Sequence[np.ndarray]) -> float | None:
-    if not grads:
-        return None
-    return float(math.sqrt(sum(norm(g) ** 2 for g in grads)))
+    """The 2-norm of all gradients as one vector (``optim.total_norm``); None without gradients."""
+    return total_norm(grads) if grads else None
