@@ -20,7 +20,7 @@ import math
 from numbers import Real
 from typing import Any
 
-from . import graph, rules
+from . import formulas, graph, rules
 from .errors import AnomalyError
 from .modes import state
 from .numerics import ScalarMath as M
@@ -207,11 +207,13 @@ def _lift(other: Any, symbol: str) -> Value:
     if kind is Value:
         return other
     if kind is float or kind is int:  # the common case, without the ABC check below
-        return _node(float(other), (), (), "", None)
+        return _node(float(other), (), (), "", formulas.LIFTED)
     if isinstance(other, Value):
         return other
     if isinstance(other, Real):
-        return Value(other)
+        constant = Value(other)
+        constant.arg = formulas.LIFTED
+        return constant
     if type(other).__name__ == "Tensor":
         raise TypeError(
             f"cannot mix Value and Tensor in {symbol!r}: wrap the number as "

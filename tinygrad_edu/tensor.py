@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from . import graph, rules
+from . import formulas, graph, rules
 from . import tensor_rules as trules
 from .errors import GradError, ShapeError
 from .jacobians import IDENTITY, Cast, Local, Unbroadcast, index_text
@@ -463,8 +463,7 @@ def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
     )
 
 
-#: The ``arg`` of a constant made from a Python number inside an op (``x * 0.9``).
-LIFTED = "lifted number"
+LIFTED = formulas.LIFTED  # the ``arg`` of a constant made from a Python number inside an op
 
 
 def _constant(value: Any, dtype: np.dtype) -> Tensor:

@@ -134,8 +134,19 @@ class Module:
 
     # --- calling ----------------------------------------------------------------------
 
+    #: True when the whole call is one layer of :meth:`Graph.layers`, whatever it calls inside
+    #: (the scalar ``nn.scalar.Layer``: one layer, one sub-scope per neuron).
+    one_layer = False
+
+    def layer_kind(self) -> str:
+        """What :meth:`Graph.layers` calls a call of this module: ``"Linear 2→16"``, ``"Sigmoid"``.
+
+        The class name by default; layers with sizes add them.
+        """
+        return type(self).__name__
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with name_scope(self._name):
+        with name_scope(self._name, kind=self.layer_kind(), unit=self.one_layer):
             scope = current_scope()
             for param in self._parameters.values():
                 param.scope = scope  # leaves are drawn inside the layer that owns them
