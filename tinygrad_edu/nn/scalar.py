@@ -168,10 +168,8 @@ class Layer(Module):
     one_layer = True  # its neurons' scopes are all one layer
 
     def set_number(self, number: str) -> None:
-        """Name the nodes after the layer's ``number``: ``w{number}[j,i]``, ``b{number}[j]``, ``z{number}[j]``.
-
-        (``j``: the neuron, ``i``: the input.)
-        """
+        """Name the nodes after the layer's ``number``: ``w{number}[j,i]``, ``b{number}[j]``,
+        ``z{number}[j]`` and ``a{number}[j]`` (``j``: the neuron, ``i``: the input)."""
         for j, neuron in enumerate(self.neurons):
             neuron.set_tag(f"{number}[{j}]")
 
