@@ -22,10 +22,11 @@ import sys
 from pathlib import Path
 
 from . import experiments
-from .errors import PathLimitError, TinygradEduError
+from .errors import OutputNameError, OutputPathError, PathLimitError, TinygradEduError
 from .experiments.common import stderr_progress
-from .expr import FUNCTIONS, ExpressionError, parse, parse_assignments
+from .expr import FUNCTIONS, ExpressionError, normalize_name, parse, parse_assignments
 from .graph import fmt, trace
+from .outputs import file_name, output_folder
 
 PROG = "tinygrad-edu"
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -64,11 +65,12 @@ def _seed(text: str) -> int:
     return seed
 
 
-def _file_stem(text: str) -> str:
-    """``--name``: a file name without folders (the folder is --out)."""
-    if not text or text in (".", "..") or any(sep in text for sep in ("/", "\\", "\0")):
-        raise argparse.ArgumentTypeError(f"a file name without folders is needed, got {text!r}")
-    return text
+def name_argument(text: str) -> str:
+    """``--name`` of every subcommand that takes one: :func:`tinygrad_edu.outputs.file_name`."""
+    try:
+        return file_name(text, who="--name")
+    except OutputNameError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--name: ")) from None
 
 
 def _common() -> argparse.ArgumentParser:
@@ -129,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--wrt", action="append", metavar="NAME", help="only these variables' chain rule")
     graph.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
     graph.add_argument(
-        "--name", type=_file_stem, default="graph", help="file name without suffix (default: graph)"
+        "--name", type=name_argument, default="graph", help="file name without suffix (default: graph)"
     )
 
     experiment = sub.add_parser(
@@ -164,16 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _output_dir(out: str) -> Path:
     """Create ``out`` and prove it can be written to, before any long work starts."""
-    path = Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".tinygrad-edu-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise UsageError(f"cannot write to --out {out!r}: {reason}") from None
-    return path
+    return output_folder(out, who="--out")
 
 
 def _progress(args: argparse.Namespace, prefix: str):
@@ -195,7 +188,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_graph(args: argparse.Namespace) -> int:
     expression = parse(args.expression)
     values = parse_assignments(args.values)
-    wrt = args.wrt or list(expression.variables)
+    wrt = [normalize_name(name) for name in args.wrt] if args.wrt else list(expression.variables)
     unknown = [name for name in wrt if name not in expression.variables]
     if unknown:
         raise ExpressionError(
@@ -264,7 +257,13 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
         return COMMANDS[args.command](args)
-    except (ExpressionError, UsageError, experiments.UnknownExperiment) as error:
+    except (
+        ExpressionError,
+        UsageError,
+        OutputNameError,
+        OutputPathError,  # also viz's, which subclasses it
+        experiments.UnknownExperiment,
+    ) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except TinygradEduError as error:  # e.g. no Graphviz renderer installed
