@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import viz
-from tinygrad_edu import Value, errors
+from tinygrad_edu import Value, errors, nn
 from tinygrad_edu.cli import main
 from tinygrad_edu.experiments import common
 from tinygrad_edu.outputs import MAX_NAME_BYTES, file_name, output_folder
@@ -205,3 +208,162 @@ def test_experiments_refuse_an_unwritable_out_before_measuring(tmp_path):
     with pytest.raises(errors.OutputPathError, match="is a file, not a folder"):
         common.run_experiment(measure, lambda result, folder: None, 0, True, a_file, None)
     assert measured == []  # no long work was done for nothing
+
+
+# --- Module.save / Module.load: any name round-trips, every broken file is a LoadError ----------
+
+
+class OddNames(nn.Module):
+    """Parameters named like np.savez's own arguments, names that are not identifiers, and a
+    child whose dotted name ends in ``.npy`` (the suffix of the archive's members)."""
+
+    NAMES = ("file", "allow_pickle", "args", "kwds", "w/x", "ünï")
+
+    def __init__(self, fill: float = 0.0, child: bool = True):
+        super().__init__()
+        for index, name in enumerate(self.NAMES):
+            self.register_parameter(name, nn.Parameter(np.full(index + 1, fill + index)))
+        if child:
+            self.weight = OddNames(fill + 100.0, child=False)
+            self.weight.register_parameter("npy", nn.Parameter(np.full((2, 2), fill - 1.0)))
+
+
+def test_save_then_load_without_suffix_round_trips(tmp_path):
+    source = nn.MLP([3, 4, 2], rng=0)
+    written = source.save(tmp_path / "w")
+    assert written == tmp_path / "w.npz" and written.is_file()
+    target = nn.MLP([3, 4, 2], rng=1)
+    target.load(tmp_path / "w")  # the same rule as save: reads w.npz
+    for (name, a), b in zip(source.state_dict().items(), target.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]  # no temporary file left
+
+
+def test_every_parameter_name_round_trips(tmp_path):
+    source, target = OddNames(fill=10.0), OddNames(fill=0.0)
+    # an independent expectation: what OddNames(fill=10) was built with
+    expected = {name: np.full(i + 1, 10.0 + i) for i, name in enumerate(OddNames.NAMES)}
+    expected |= {f"weight.{name}": np.full(i + 1, 110.0 + i) for i, name in enumerate(OddNames.NAMES)}
+    expected["weight.npy"] = np.full((2, 2), 9.0)
+    assert sorted(source.state_dict()) == sorted(expected)
+    source.save(tmp_path / "odd.npz")
+    with np.load(tmp_path / "odd.npz", allow_pickle=False) as archive:  # numpy reads the file too
+        assert sorted(archive.files) == sorted(expected)
+    target.load(tmp_path / "odd.npz")
+    loaded = target.state_dict()
+    for name, array in expected.items():
+        np.testing.assert_array_equal(loaded[name], array, err_msg=name)
+
+
+def test_load_reads_a_file_named_exactly_as_given_when_there_is_no_npz(tmp_path):
+    source = nn.Linear(2, 3, rng=0)
+    source.save(tmp_path / "model.npz")
+    (tmp_path / "model.npz").rename(tmp_path / "model.bin")
+    target = nn.Linear(2, 3, rng=1)
+    target.load(tmp_path / "model.bin")
+    np.testing.assert_array_equal(target.weight.data, source.weight.data)
+    with pytest.raises(FileNotFoundError, match=r"no saved state at '.*missing\.npz' or '.*missing'"):
+        target.load(tmp_path / "missing")
+
+
+def _saved_bytes(tmp_path) -> bytes:
+    path = nn.Linear(2, 3, rng=0).save(tmp_path / "good.npz")
+    return path.read_bytes()
+
+
+def _bad_crc(data: bytes) -> bytes:
+    """Flip one byte inside the first member's array data (after its .npy header)."""
+    start = data.index(b"\x93NUMPY")
+    header_len = int.from_bytes(data[start + 8 : start + 10], "little")
+    damaged = bytearray(data)
+    damaged[start + 10 + header_len + 3] ^= 0xFF
+    return bytes(damaged)
+
+
+BROKEN_FILES = {
+    "empty": (lambda good: b"", "is not a saved state: it is an empty file"),
+    "text": (lambda good: b"weight = 1, 2, 3\n", "it is a text file"),
+    "pickle": (lambda good: pickle.dumps({"weight": [1.0]}), "it is a pickle"),
+    "npy": (None, "a single numpy array (.npy)"),
+    "truncated": (lambda good: good[: len(good) // 2], "is damaged (truncated or corrupt)"),
+    "bad crc": (_bad_crc, "the entry 'weight' is damaged (Bad CRC-32"),
+    "objects": (None, "the entry 'weight' is not a plain numeric array"),
+    "not npy members": (None, "member 'readme.txt' is not a .npy array"),
+    "nan": (None, "'weight' holds 1 nan/inf value(s) of 6"),
+    "inf": (None, "'bias' holds 3 nan/inf value(s) of 3"),
+    "binary": (lambda good: bytes(range(256)) * 4, "it starts with the bytes"),
+}
+
+
+def _write_broken(kind: str, path: Path, good: bytes) -> None:
+    make, _ = BROKEN_FILES[kind]
+    if make is not None:
+        path.write_bytes(make(good))
+    elif kind == "npy":
+        with open(path, "wb") as fh:
+            np.save(fh, np.ones((2, 3)))
+    elif kind == "objects":
+        np.savez(path, weight=np.array([object()] * 6).reshape(2, 3), bias=np.zeros(3))
+    elif kind == "not npy members":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("readme.txt", "hello")
+    elif kind in ("nan", "inf"):
+        state = nn.Linear(2, 3, rng=0).state_dict()
+        if kind == "nan":
+            state["weight"][1, 2] = np.nan
+        else:
+            state["bias"][:] = np.inf
+        np.savez(path, **state)
+
+
+@pytest.mark.parametrize("kind", list(BROKEN_FILES))
+def test_every_broken_file_is_a_load_error_naming_the_file_and_the_model_is_unchanged(tmp_path, kind):
+    path = tmp_path / f"{kind.replace(' ', '_')}.npz"
+    _write_broken(kind, path, _saved_bytes(tmp_path))
+    model = nn.Linear(2, 3, rng=7)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(errors.LoadError) as caught:
+        model.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"load: {str(path)!r}") and BROKEN_FILES[kind][1] in message
+    assert caught.value.path == str(path) and isinstance(caught.value, ValueError)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name], err_msg=name)
+
+
+def test_nonfinite_weights_load_when_asked_for(tmp_path):
+    path = tmp_path / "nan.npz"
+    _write_broken("nan", path, b"")
+    model = nn.Linear(2, 3, rng=7)
+    model.load(path, allow_nonfinite=True)
+    assert np.isnan(model.weight.data[1, 2]) and np.isfinite(model.weight.data[0]).all()
+
+
+def test_errors_of_load_state_dict_name_the_file(tmp_path):
+    path = nn.Linear(2, 3, rng=0).save(tmp_path / "small")
+    model = nn.Linear(2, 4, rng=1)
+    with pytest.raises(errors.ShapeError, match=r"^load '.*small\.npz': load_state_dict: shape mismatch"):
+        model.load(path)
+
+
+def test_save_into_a_folder_that_cannot_take_it_is_an_output_path_error(tmp_path):
+    model = nn.Linear(2, 3, rng=0)
+    with pytest.raises(errors.OutputPathError, match="does not exist"):
+        model.save(tmp_path / "missing" / "w.npz")
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(errors.OutputPathError, match="is a folder"):
+        model.save(tmp_path / "folder.npz")
+    with pytest.raises(errors.LoadError, match="is a folder"):
+        model.load(tmp_path / "folder.npz")
+    if REFUSING:
+        target = os.path.join(REFUSING[0], "w.npz")
+        with pytest.raises(errors.OutputPathError, match=f"^save: cannot write {target!r}"):
+            model.save(target)
+
+
+def test_load_state_dict_with_a_ragged_list_is_a_type_error():
+    model = nn.Linear(2, 3, rng=0)
+    before = model.weight.data.copy()
+    with pytest.raises(TypeError, match="'weight' is not an array of numbers"):
+        model.load_state_dict({"weight": [[1.0, 2.0, 3.0], [4.0]], "bias": np.zeros(3)})
+    np.testing.assert_array_equal(model.weight.data, before)
