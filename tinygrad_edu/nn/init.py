@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from ..scalar import check_slope
+
 #: Standard deviation of ``normal`` when none is given: the "small random numbers"
 #: ``0.01 * randn`` of the CS231n notes — the classic recipe that makes deep nets vanish.
 DEFAULT_STD = 0.01
@@ -153,7 +155,7 @@ def calculate_gain(activation: str, param: float | None = None) -> float:
     if not isinstance(activation, str) or activation not in GAINS:
         raise ValueError(f"calculate_gain: unknown activation {activation!r}; known: {', '.join(GAINS)}")
     if activation == "leaky_relu":
-        slope = DEFAULT_LEAKY_SLOPE if param is None else _real(param, "param", "calculate_gain")
+        slope = DEFAULT_LEAKY_SLOPE if param is None else check_slope(param, "calculate_gain", "param")
         return math.sqrt(2.0 / (1.0 + slope * slope))
     return float(GAINS[activation])
 
