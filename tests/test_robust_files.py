@@ -367,3 +367,65 @@ def test_load_state_dict_with_a_ragged_list_is_a_type_error():
     with pytest.raises(TypeError, match="'weight' is not an array of numbers"):
         model.load_state_dict({"weight": [[1.0, 2.0, 3.0], [4.0]], "bias": np.zeros(3)})
     np.testing.assert_array_equal(model.weight.data, before)
+
+
+# --- experiment: where the pictures went, and the list as JSON ------------------------------------
+
+
+def test_experiment_lists_the_files_it_wrote(capsys, tmp_path):
+    (tmp_path / "unrelated.txt").write_text("not ours")
+    assert main(["experiment", "glorot", "--quick", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    listed = out.split("\nwrote:\n", 1)[1].split()
+    on_disk = sorted(str(p) for p in tmp_path.iterdir() if p.suffix == ".svg")
+    assert listed == on_disk and len(listed) >= 2  # every picture, and only those
+    for path in listed:
+        assert Path(path).stat().st_size > 1000
+
+
+def test_experiment_json_keeps_stdout_one_object_and_names_the_files_on_stderr(capsys, tmp_path):
+    import json
+
+    assert main(["experiment", "glorot", "--quick", "--json", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["experiment"] == "glorot"
+    for path in tmp_path.glob("*.svg"):
+        assert str(path) in captured.err
+
+
+def test_experiment_without_pictures_lists_nothing(capsys, tmp_path):
+    assert main(["experiment", "glorot", "--quick", "--no-pictures", "--out", str(tmp_path)]) == 0
+    assert "wrote" not in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["experiment", "list", "--json"], ["experiment", "--list", "--json"]])
+def test_experiment_list_json_is_json(capsys, argv):
+    import json
+
+    from tinygrad_edu import experiments
+
+    assert main(argv) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing == [{"name": name, "title": title} for name, title in experiments.REGISTRY.items()]
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from tinygrad_edu.cli import main\n"
+        "sys.stdout.close = lambda: None\n"
+        "r, w = __import__('os').pipe(); __import__('os').close(r)\n"
+        "__import__('os').dup2(w, 1)\n"
+        "sys.exit(main(['experiment', 'list', '--json']))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+    )
+    assert "Traceback" not in done.stderr and done.returncode == 1

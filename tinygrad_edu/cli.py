@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -221,6 +222,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     if args.list or args.name == "list":
+        if args.json:
+            listing = [{"name": name, "title": title} for name, title in experiments.REGISTRY.items()]
+            print(json.dumps(listing, indent=2, ensure_ascii=False))
+            return 0
         width = max(len(name) for name in experiments.REGISTRY)
         for name, title in experiments.REGISTRY.items():
             print(f"{name.ljust(width)}  {title}")
@@ -229,13 +234,36 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         raise UsageError(f"give an experiment NAME; known experiments: {', '.join(experiments.names())}")
     module = experiments.load(args.name)  # UnknownExperiment → exit 2
     out = None if args.no_pictures else _output_dir(args.out)
+    before = _files_in(out)
     progress = _progress(args, args.name)
     result = module.run(seed=args.seed, quick=args.quick, out=out, progress=progress)
+    written = sorted(path for path, stamp in _files_in(out).items() if before.get(path) != stamp)
     if args.json:
         print(json.dumps(result, indent=2))
+        if written and not args.quiet:  # stdout stays one JSON object; the paths go to stderr
+            print(f"[{args.name}] wrote " + ", ".join(str(path) for path in written), file=sys.stderr)
     else:
         print(module.table(result))
+        if written:
+            print("\n".join(["", "wrote:"] + [f"  {path}" for path in written]))
     return 0
+
+
+def _files_in(folder: Path | None) -> dict[Path, tuple[int, int, int]]:
+    """The files directly in ``folder`` with (inode, size, mtime): what a run wrote is what changed
+    (every picture is written to a new file and moved into place, so even an identical rewrite
+    shows)."""
+    if folder is None:
+        return {}
+    stamps = {}
+    for path in folder.iterdir():
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if path.is_file() and not path.name.startswith("."):
+            stamps[path] = (info.st_ino, info.st_size, info.st_mtime_ns)
+    return stamps
 
 
 def cmd_viewer(args: argparse.Namespace) -> int:
@@ -275,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tinygrad-edu experiment list | head -1`: the reader left early
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that Python's exit-time flush stays quiet
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":
