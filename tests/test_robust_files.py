@@ -429,3 +429,13 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path):
         env=dict(os.environ, PYTHONPATH=str(root)),
     )
     assert "Traceback" not in done.stderr and done.returncode == 1
+
+
+@needs_refusing_folder
+def test_an_experiment_chart_into_a_refusing_folder_is_an_output_path_error():
+    pytest.importorskip("matplotlib")
+    from tinygrad_edu.experiments import pictures
+
+    target = Path(REFUSING[0]) / "tinygrad-edu-chart.svg"
+    with pytest.raises(errors.OutputPathError, match=f"cannot write the picture {str(target)!r}"):
+        pictures.line_chart({"a": {1: 1.0, 2: 0.5}}, target, title="t", xlabel="x", ylabel="y")
