@@ -9,9 +9,11 @@ reason, only where the place cannot be set up on this machine.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -292,6 +294,7 @@ BROKEN_FILES = {
     "nan": (None, "'weight' holds 1 nan/inf value(s) of 6"),
     "inf": (None, "'bias' holds 3 nan/inf value(s) of 3"),
     "binary": (lambda good: bytes(range(256)) * 4, "it starts with the bytes"),
+    "duplicate entry": (None, "the entry 'bias' appears twice"),
 }
 
 
@@ -304,6 +307,13 @@ def _write_broken(kind: str, path: Path, good: bytes) -> None:
             np.save(fh, np.ones((2, 3)))
     elif kind == "objects":
         np.savez(path, weight=np.array([object()] * 6).reshape(2, 3), bias=np.zeros(3))
+    elif kind == "duplicate entry":
+        with zipfile.ZipFile(path, "w") as archive, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns "Duplicate name"
+            for name in ("weight", "bias", "bias"):
+                buffer = io.BytesIO()
+                np.save(buffer, np.zeros((2, 3) if name == "weight" else 3))
+                archive.writestr(f"{name}.npy", buffer.getvalue())
     elif kind == "not npy members":
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("readme.txt", "hello")

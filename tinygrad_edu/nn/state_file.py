@@ -105,10 +105,12 @@ def load_state(path: Any, allow_nonfinite: bool = False) -> tuple[dict[str, np.n
         raise LoadError(f"load: {shown} is not a saved state: it is {kind}", str(target))
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            state = {
-                _key(info.filename, shown, target): _read(archive, info, shown, target)
-                for info in archive.infolist()
-            }
+            state: dict[str, np.ndarray] = {}
+            for info in archive.infolist():
+                key = _key(info.filename, shown, target)
+                if key in state:  # a zip may hold one name twice; which one is meant is unknowable
+                    raise LoadError(f"load: {shown}: the entry {key!r} appears twice", str(target))
+                state[key] = _read(archive, info, shown, target)
     except zipfile.BadZipFile as error:
         raise LoadError(
             f"load: {shown} is damaged (truncated or corrupt): its zip directory cannot be read ({error})",
