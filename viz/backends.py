@@ -12,6 +12,11 @@ Two renderers produce the same pictures:
 variable ``TINYGRAD_EDU_RENDERER`` (``dot`` or ``pygraphviz``) forces one wherever ``"auto"`` is
 used; an explicit ``renderer=`` argument wins over it. With neither available,
 :class:`~viz.errors.RendererNotFound` names both fixes. DOT text never needs a renderer.
+
+The wheel's bundled fontconfig is older than most systems' and warns, on every first render of a
+process, that the system configuration has an element it does not know (``reset-dirs``). That
+one line is dropped (:func:`native_stderr_without_known_noise`); everything else Graphviz or
+fontconfig prints still reaches stderr.
 """
 
 from __future__ import annotations
