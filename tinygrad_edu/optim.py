@@ -80,7 +80,8 @@ def _grad_of(p: Any, index: int, where: str) -> np.ndarray | None:
 def _refuse_complex(array: Any, what: str, p: Any, index: int, where: str) -> None:
     """Complex numbers are refused: writing them into real parameters would silently drop the
     imaginary part (numpy's ComplexWarning), and the engine's derivatives are real ones."""
-    if np.iscomplexobj(array):
+    dtype = getattr(array, "dtype", None)  # a dtype test: this runs for every parameter every step
+    if (dtype.kind == "c") if dtype is not None else isinstance(array, complex):
         raise TypeError(
             f"{where}: {_name(p, index)} has a complex {what} (dtype {np.asarray(array).dtype}); "
             "optimisers and clipping work on real numbers only — nothing was changed"
