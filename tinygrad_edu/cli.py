@@ -10,7 +10,8 @@ Subcommands::
 
 Every subcommand takes ``--seed N`` and ``--out DIR`` (pictures; default ``out/``). Progress on
 long work goes to stderr, so ``--json`` output on stdout stays machine-readable. Bad input
-(arguments, expressions, experiment names, an output directory that cannot be written) prints
+(arguments, expressions, experiment names, an output directory that cannot be written, a
+``--name`` with folders in it — one check for every command, :mod:`tinygrad_edu.outputs`) prints
 one message on stderr and exits with status 2, without a traceback.
 """
 
