@@ -131,7 +131,7 @@ def gradient_flow_chart(
         buffer = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else None)
         fig.savefig(buffer, format=fmt, dpi=110, metadata=metadata)
-    write_atomically(target, buffer.getvalue())
+    write_atomically(target, buffer.getvalue(), "gradient_flow_chart")
     return target
 
 
