@@ -8,6 +8,7 @@
 * :mod:`~tinygrad_edu.nn.module` — ``Module``, ``Parameter``, ``Sequential``, ``ModuleList``;
 * :mod:`~tinygrad_edu.nn.layers` — ``Linear``, ``MLP``, ``Dropout``, ``Residual``;
 * :mod:`~tinygrad_edu.nn.normalization` — ``BatchNorm1d``, ``LayerNorm``;
+* :mod:`~tinygrad_edu.nn.residual` — ``ResidualBlock``, ``ResidualMLP`` (pre/post norm, plain twin);
 * :mod:`~tinygrad_edu.nn.activations` — ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU``, ``GELU``;
 * :mod:`~tinygrad_edu.nn.init` — initialisation schemes, selectable by name;
 * :mod:`~tinygrad_edu.nn.functional` — the losses and activations as functions;
@@ -20,6 +21,7 @@ from .functional import binary_cross_entropy, binary_cross_entropy_with_logits, 
 from .layers import MLP, Dropout, Linear, Residual
 from .module import Module, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, LayerNorm
+from .residual import ResidualBlock, ResidualMLP
 
 __all__ = [
     "Module",
@@ -32,6 +34,8 @@ __all__ = [
     "Residual",
     "BatchNorm1d",
     "LayerNorm",
+    "ResidualBlock",
+    "ResidualMLP",
     "Activation",
     "Sigmoid",
     "Tanh",
