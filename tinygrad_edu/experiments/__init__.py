@@ -15,7 +15,7 @@ Example::
 
     >>> from tinygrad_edu import experiments
     >>> experiments.names()
-    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification']
+    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification', 'batchnorm', 'paths']
     >>> result = experiments.load("clipping").run(quick=True)   # doctest: +SKIP
 """
 
