@@ -257,3 +257,25 @@ def test_layernorm_agrees_with_pytorch():
     np.testing.assert_allclose(ys.data, yt.detach().numpy(), atol=1e-10)
     np.testing.assert_allclose(xs.grad, xt.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-10)
+
+
+def test_eval_mode_draws_the_running_statistics_inside_the_layer():
+    model = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3), name="net").eval()
+    graph = trace(model(Tensor(_random((4, 3)), requires_grad=True)).sum())
+    leaves = {node.label: node.scope for node in graph.nodes if not node.parents and node.label}
+    assert leaves["running_mean"] == leaves["√(running_var + ε)"] == "net.1"
+
+
+def test_register_buffer_like_pytorch():
+    module = nn.Module()
+    module.register_buffer("steps", np.array(3, dtype=np.int64))
+    module.register_buffer("scratch", np.zeros(2), persistent=False)
+    assert list(module.state_dict()) == ["steps"] and module.steps.data.dtype == np.int64
+    assert [name for name, _ in module.named_buffers()] == ["steps", "scratch"]
+    assert module.parameters() == [] and not module.steps.requires_grad
+    module.steps = np.array(4)  # assigning replaces the buffer's value, it stays a buffer
+    assert int(module.state_dict()["steps"]) == 4
+    with pytest.raises(TypeError, match="Parameter"):
+        module.register_buffer("w", nn.Parameter(np.ones(2)))
+    with pytest.raises(ValueError, match="without dots"):
+        module.register_buffer("a.b", np.ones(2))

@@ -167,8 +167,11 @@ class BatchNorm1d(Module):
             if self.training and self.track_running_stats:
                 self._update_running(mean.data.reshape(-1), var.data.reshape(-1), x.size // x.shape[1])
         else:
-            mean = self.running_mean.reshape(column)
-            std = (self.running_var.reshape(column) + self.eps).sqrt()
+            # constants of this graph (no gradient flows into running statistics), drawn in the layer
+            mean = Tensor(self.running_mean.data.reshape(column), label="running_mean")
+            std = Tensor(
+                np.sqrt(self.running_var.data + self.eps).reshape(column), label="√(running_var + ε)"
+            )
             x_hat = (x - mean) / std  # x̂ = (x − running_mean)/√(running_var + ε)
         if not self.affine:
             return x_hat
