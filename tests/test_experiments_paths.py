@@ -36,13 +36,13 @@ def test_the_gradient_comes_from_short_paths(quick):
         r = res[key]
         assert r["max_residual"] < 1e-12  # the components sum to the gradient
         assert sum(r["share"]) == pytest.approx(1.0)
-        assert r["band"][1] <= 0.4 * n  # 90 % of the gradient below 0.4·n (measured: ≤ 7 of 20)
+        assert r["band"][1] <= 0.4 * n  # 90 % of the gradient below 0.4·n (measured: 6 and 7 of 20)
         assert r["mean_length"] < n / 4  # typical path far shorter than the typical n/2 (measured ≈ 4)
         # one path of length k shrinks with k: the long ones carry (almost) nothing
         assert r["path_norm_mean"][n] < 1e-6 * r["path_norm_mean"][0]
         # Veit's estimate counts·mean (no cancellation between paths) peaks later, still below n/2
         peak = int(np.argmax(r["veit_total"]))
-        assert peak < 0.45 * n  # measured 7 of 20
+        assert peak < 0.45 * n  # measured 6 of 20
         # paths of one length mostly cancel: the exact component is far below count × one path
         assert r["component_norms"][peak] < 0.1 * r["veit_total"][peak]
         # the two unique paths (k = 0: all skips; k = n: all branches) computed two ways agree:
@@ -57,7 +57,7 @@ def test_the_plain_twin_does_not_vanish_at_init_but_does_not_train(quick):
     assert res["plain"]["init_gradient_norm"] > 0.3 * res["init"]["gradient_norm"]
     final = res["training"]["final_loss"]
     assert final["plain"] > 1.8  # near chance, ln 10 = 2.30 (measured 2.1)
-    assert final["residual"] < 0.5 * final["plain"]  # measured 0.65
+    assert final["residual"] < 0.5 * final["plain"]  # measured 0.53
 
 
 def test_numbers_against_an_independent_backward(quick):

@@ -208,7 +208,8 @@ def path_lengths(
         samples: how many single paths to sample per length (0: none), as Veit et al. did.
         rng: seed or numpy Generator for the sampled paths.
 
-    The model runs one forward pass (in its current train/eval mode); its parameters' ``.grad``
+    The model runs one forward pass in its current train/eval mode (so a BatchNorm in training
+    mode updates its running statistics, as any forward pass does); its parameters' ``.grad``
     are left as they were.
     """
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
