@@ -88,6 +88,8 @@ class Module:
         if params is not None:
             params.pop(name, None)
             modules.pop(name, None)
+            buffers.pop(name, None)  # a Parameter or Module assigned over a buffer replaces it
+            self._non_persistent.discard(name)
         if isinstance(value, Parameter):
             self._register_parameter(name, value)
         elif isinstance(value, Module):
