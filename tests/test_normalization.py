@@ -279,3 +279,18 @@ def test_register_buffer_like_pytorch():
         module.register_buffer("w", nn.Parameter(np.ones(2)))
     with pytest.raises(ValueError, match="without dots"):
         module.register_buffer("a.b", np.ones(2))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_each_norm_is_one_layer_of_the_layer_view(training):
+    bn, ln = nn.BatchNorm1d(4), nn.LayerNorm(4)
+    model = nn.Sequential(nn.Linear(3, 4), bn, nn.ReLU(), nn.Linear(4, 4), ln, nn.Linear(4, 2), name="net")
+    model.train(training)
+    loss = (model(Tensor(_random((6, 3)), requires_grad=True)) ** 2).sum()
+    loss.backward()
+    layers = trace(loss).layers()
+    for module, kind in ((bn, "BatchNorm1d"), (ln, "LayerNorm")):
+        (layer,) = [layer for layer in layers if layer.name.endswith(kind)]
+        assert set(layer.param_grad_norms) == {"weight", "bias"}
+        assert layer.grad_norm == pytest.approx(np.linalg.norm(module.last_output.grad))
+        assert layer.param_grad_norms["weight"] == pytest.approx(np.linalg.norm(module.weight.grad))

@@ -161,6 +161,11 @@ def test_blocks_run_in_scopes_with_the_branch_inside():
     add = model.blocks[1].last_sum
     assert add.op == "add" and add.scope == "resmlp.blocks.1"
     assert add.parents[0] is model.blocks[1].last_input  # the skip edge
+    loss.backward()
+    (block,) = [layer for layer in trace(loss).layers() if str(layer.scope) == "resmlp.blocks.1"]
+    routes = {str(route.source.scope): route for route in block.routes}
+    assert set(routes) == {"resmlp.blocks.0", "resmlp.blocks.1.branch.2"}  # the skip and the branch
+    assert routes["resmlp.blocks.0"].gain == pytest.approx(1.0)  # the skip passes the gradient on
 
 
 def test_bad_arguments_are_refused():
