@@ -1,6 +1,14 @@
-/* The backward-pass viewer: steps through the recorded chain-rule steps of one backward pass.
+/* The viewer: steps through the forward pass (node by node) and then the recorded chain-rule
+ * steps of one backward pass.
  *
- * Data (the JSON block #tv-data, written by viz.viewer): steps[i] is step i + 1 of the pass,
+ * Positions: t = 0 .. F + N, F = forward.length (one per node, topological order), N = steps.length.
+ * t <= F: forward[0 .. t-1] are computed (t = 0: nothing is); t = F + k: the forward pass is done
+ * and backward steps 1..k too. The URL fragment holds the position ("#forward=3", "#backward=5")
+ * and the chosen leaf ("&leaf=n2"), so a link opens there.
+ *
+ * Data (the JSON block #tv-data, written by viz.viewer): forward[i] is node i's value with its
+ * formula; edges[id] is an edge's local derivative with its formula and numbers plugged in (shown
+ * on hover / focus); steps[i] is step i + 1 of the backward pass,
  * exactly as Graph.backward_steps() yielded it: the edge (child, operand index, parent),
  * upstream, local, contribution, the parent's gradient before and after (accumulated), and how
  * the parent's box looks afterwards. "State k" means steps 1..k have been done (k = 0: before
@@ -14,6 +22,9 @@
   var data = JSON.parse(document.getElementById("tv-data").textContent);
   var steps = data.steps;
   var N = steps.length;
+  var forward = data.forward;
+  var F = forward.length;
+  var edgeInfo = data.edges;
   var nodes = data.nodes;
   var rootName = data.rootName;
 
@@ -66,6 +77,7 @@
   // --- the picture ------------------------------------------------------------------------
 
   var svg = $("tv-svg");
+  var tip = $("tv-tip");
   var boxes = {};   // box id -> {g, shape, texts, text}
   var lines = {};   // edge id -> {g, path, arrows, stroke, width}
 
@@ -74,8 +86,48 @@
     if (!g) return;
     var texts = g.getElementsByTagName("text");
     var shape = g.querySelector("path, polygon, ellipse");
-    boxes[id] = { g: g, shape: shape, texts: texts, text: texts[texts.length - 1] };
+    boxes[id] = { g: g, shape: shape, texts: texts, text: texts[texts.length - 1], value: null, members: 0, done: 0 };
   });
+
+  // --- the forward pass: which boxes are computed --------------------------------------------
+
+  var forwardOf = {};  // node id -> forward index
+  forward.forEach(function (f, i) {
+    forwardOf[f.node] = i;
+    var b = boxes[f.box];
+    if (!b) return;
+    b.members++;
+    if (f.box === f.node && f.valueText) {  // a node's own box: find its value row (not the grad row)
+      for (var j = b.texts.length - 2; j >= 0; j--) {
+        if (b.texts[j].textContent === f.valueText) { b.value = { e: b.texts[j], text: f.valueText }; break; }
+      }
+    }
+  });
+
+  function showComputed(id) {
+    var b = boxes[id];
+    if (!b) return;
+    var pending = b.done < b.members;
+    b.g.classList.toggle("tv-pending", pending);
+    b.g.setAttribute("data-computed", pending ? "no" : "yes");
+    if (b.value) b.value.e.textContent = pending ? "?" : b.value.text;
+    var who = nodes[id] ? nodes[id].name : id;
+    b.g.setAttribute("aria-label", who + (pending ? ": not computed yet" : ""));
+  }
+
+  var edgesInto = {};  // node id -> ids of the edges into it (their locals exist once it is computed)
+  Object.keys(edgeInfo).forEach(function (id) { (edgesInto[edgeInfo[id].child] = edgesInto[edgeInfo[id].child] || []).push(id); });
+
+  function computeNode(i, on) {
+    (edgesInto[forward[i].node] || []).forEach(function (id) {
+      var g = document.getElementById(id);
+      if (g) g.classList.toggle("tv-pending", !on);
+    });
+    var b = boxes[forward[i].box];
+    if (!b) return;
+    b.done += on ? 1 : -1;
+    showComputed(forward[i].box);
+  }
 
   function edgeElements(id) {
     if (lines[id] !== undefined) return lines[id];
@@ -154,15 +206,23 @@
 
   // --- state --------------------------------------------------------------------------------
 
-  var k = 0;
+  var t = 0;   // the position: forward steps done (up to F), then F + backward steps done
+  var k = 0;   // backward steps done: max(0, t - F)
   var marked = [];
   var selected = data.defaultLeaf || "";
   var timer = null;
 
   function go(target) {
-    target = Math.max(0, Math.min(N, Math.round(target)));
-    while (k < target) { apply(k); k++; }
-    while (k > target) { k--; unapply(k); }
+    target = Math.max(0, Math.min(F + N, Math.round(target)));
+    while (t < target) {
+      if (t < F) computeNode(t, true); else apply(t - F);
+      t++;
+    }
+    while (t > target) {
+      t--;
+      if (t < F) computeNode(t, false); else unapply(t - F);
+    }
+    k = Math.max(0, t - F);
     render();
   }
 
@@ -175,6 +235,10 @@
   function render() {
     marked.forEach(function (m) { m[0].classList.remove(m[1]); });
     marked = [];
+    if (t > 0 && t <= F && boxes[forward[t - 1].box]) {
+      mark(boxes[forward[t - 1].box].g, "tv-computing");
+      keepInView(boxes[forward[t - 1].box].g);
+    }
     if (k > 0) {
       var s = steps[k - 1];
       var line = s.boxEdge ? edgeElements(s.boxEdge) : null;
@@ -188,13 +252,25 @@
     if (selected && boxes[nodes[selected] ? nodes[selected].box : ""]) {
       mark(boxes[nodes[selected].box].g, "tv-selected");
     }
-    $("tv-slider").value = String(k);
-    $("tv-counter").textContent = "step " + k + " / " + N;
-    $("tv-counter").setAttribute("data-step", String(k));
-    $("tv-first").disabled = $("tv-prev").disabled = k === 0;
-    $("tv-next").disabled = $("tv-last").disabled = k === N;
-    renderStep();
+    $("tv-slider").value = String(t);
+    $("tv-slider").setAttribute("aria-valuetext", counterText());
+    var counter = $("tv-counter");
+    counter.textContent = counterText();
+    counter.setAttribute("data-step", String(k));
+    counter.setAttribute("data-forward", String(Math.min(t, F)));
+    counter.setAttribute("data-position", String(t));
+    $("tv-first").disabled = $("tv-prev").disabled = t === 0;
+    $("tv-next").disabled = $("tv-last").disabled = t === F + N;
+    $("tv-backward").disabled = t === F;
+    document.body.classList.toggle("tv-forward-phase", t < F);
+    if (t < F) renderForward(); else renderStep();
     renderLeaf();
+    writeFragment();
+    if (tip && !tip.hidden && tip.getAttribute("data-edge")) showTip(document.getElementById(tip.getAttribute("data-edge")));
+  }
+
+  function counterText() {
+    return t < F ? "forward " + t + " / " + F : "backward " + k + " / " + N;
   }
 
   function keepInView(target) {
@@ -211,7 +287,8 @@
   function renderStep() {
     var box = clear($("tv-step"));
     if (k === 0) {
-      add(box, el("p", "tv-step-title", "Before the pass"));
+      add(box, el("p", "tv-step-title", "Forward pass done — before the backward pass"));
+      if (F) add(box, forwardLine(forward[F - 1]));
       var p = el("p", "tv-flow");
       add(p, "The root ", el("b", null, rootName), " starts with ∂" + rootName + "/∂" + rootName + " = ",
         valueSpan(data.seed, "seed"), " (the seed). No other gradient has arrived yet: those boxes are " +
@@ -270,6 +347,80 @@
     if (k === N) add(box, el("p", "tv-note", "The pass is complete: every leaf now holds ∂" + rootName +
       "/∂leaf, exactly what backward() leaves in .grad."));
   }
+
+  // --- the forward panel ------------------------------------------------------------------------
+
+  /* "h1 = σ(x) = σ(0.5) = 0.622" (a leaf: "x = 0.5, an input"). */
+  function forwardLine(f) {
+    var line = el("p", "tv-forward-eq");
+    var who = name(f.node);
+    if (!f.named) {
+      add(line, el("b", null, who), " = ", valueSpan(f.value, "value"),
+        nodes[f.node] && nodes[f.node].leaf ? "  (a leaf: its value is given)" : "");
+      return line;
+    }
+    add(line, el("b", null, who), " = ", el("span", "tv-named", f.named), " = ");
+    if (f.numbers) add(line, el("span", "tv-numbers", f.numbers), " = ");
+    add(line, add(el("b"), valueSpan(f.value, "value")));
+    if (f.value.shape) add(line, el("span", "tv-shape", " " + shapeText(f.value)));
+    return line;
+  }
+
+  function renderForward() {
+    var box = clear($("tv-step"));
+    if (t === 0) {
+      add(box, el("p", "tv-step-title", "Before the forward pass"));
+      add(box, el("p", "tv-flow", "Nothing is computed yet: every box is greyed out and its value reads ?. " +
+        "The forward pass computes the nodes in topological order (every operand before the node that " +
+        "uses it); the backward pass follows."));
+      add(box, el("p", "tv-note", "Press next ▶ or → to compute the first node; b jumps to the backward pass."));
+      return;
+    }
+    var f = forward[t - 1];
+    add(box, el("p", "tv-step-title", "Forward step " + t + " of " + F));
+    add(box, forwardLine(f));
+    var exact = el("div", "tv-exact");
+    add(exact, el("div", null, (f.value.shape ? "exact ‖value‖ " : "exact value ") + exactText(f.value)));
+    add(box, exact);
+    var left = F - t;
+    add(box, el("p", "tv-note", left ? left + " node" + (left === 1 ? "" : "s") + " not computed yet (greyed out, ?)."
+      : "The forward pass is complete."));
+  }
+
+  // --- an edge's local derivative, on hover or focus ----------------------------------------------
+
+
+  function edgeText(id) {
+    var e = edgeInfo[id];
+    var lines = ["∂" + name(e.child) + "/∂" + name(e.parent) + " = " + (e.text || e.local.t)];
+    var at = forwardOf[e.child];
+    if (at !== undefined && t <= at) {
+      lines = ["∂" + name(e.child) + "/∂" + name(e.parent) + " = " + (e.formula || "?"),
+        "not computed yet: the local is evaluated when " + name(e.child) + " is computed (forward step " +
+        (at + 1) + ")"];
+    } else if (e.step) {
+      lines.push("used at backward step " + e.step + " (Enter or click: go there)");
+    }
+    return lines;
+  }
+
+  function showTip(g) {
+    var id = g.id;
+    if (!edgeInfo[id]) return;
+    clear(tip);
+    edgeText(id).forEach(function (line, i) { add(tip, el("div", i ? "tv-tip-note" : "tv-tip-main", line)); });
+    tip.setAttribute("data-edge", id);
+    tip.setAttribute("data-local", exactText(edgeInfo[id].local.map ? { v: "map" } : edgeInfo[id].local));
+    tip.hidden = false;
+    var r = g.getBoundingClientRect();
+    var x = Math.min(window.innerWidth - tip.offsetWidth - 8, Math.max(8, r.left + r.width / 2 - tip.offsetWidth / 2));
+    var y = r.top - tip.offsetHeight - 8;
+    if (y < 8) y = r.bottom + 8;
+    tip.style.left = x.toFixed(0) + "px";
+    tip.style.top = y.toFixed(0) + "px";
+  }
+
+  function hideTip() { tip.hidden = true; tip.removeAttribute("data-edge"); }
 
   // --- the chain rule of one node ------------------------------------------------------------
 
@@ -359,13 +510,13 @@
   }
 
   function play() {
-    if (k >= N) go(0);
+    if (t >= F + N) go(0);
     var speed = Number($("tv-speed").value) || 2;
     $("tv-play").textContent = "❚❚ pause";
     timer = setInterval(function () {
-      if (k >= N) { stop(); return; }
-      go(k + 1);
-      if (k >= N) stop();
+      if (t >= F + N) { stop(); return; }
+      go(t + 1);
+      if (t >= F + N) stop();
     }, 1000 / speed);
   }
 
@@ -374,32 +525,39 @@
   function navigate(target) { stop(); go(target); }
 
   $("tv-first").addEventListener("click", function () { navigate(0); });
-  $("tv-prev").addEventListener("click", function () { navigate(k - 1); });
-  $("tv-next").addEventListener("click", function () { navigate(k + 1); });
-  $("tv-last").addEventListener("click", function () { navigate(N); });
+  $("tv-prev").addEventListener("click", function () { navigate(t - 1); });
+  $("tv-next").addEventListener("click", function () { navigate(t + 1); });
+  $("tv-last").addEventListener("click", function () { navigate(F + N); });
+  $("tv-backward").addEventListener("click", function () { navigate(F); });
   $("tv-play").addEventListener("click", togglePlay);
   $("tv-speed").addEventListener("change", function () { if (timer !== null) { stop(); play(); } });
   var slider = $("tv-slider");
-  slider.max = String(N);
+  slider.max = String(F + N);
   slider.addEventListener("input", function () { navigate(Number(slider.value)); });
 
   document.addEventListener("keydown", function (ev) {
     if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    var t = ev.target;
-    var tag = t && t.tagName ? t.tagName.toUpperCase() : "";
+    var target = ev.target;
+    var tag = target && target.tagName ? target.tagName.toUpperCase() : "";
     if (tag === "SELECT" || tag === "TEXTAREA") return;
-    if (tag === "INPUT" && (t.type !== "range" || ev.key !== " ")) return;  // the slider moves itself
+    if (tag === "INPUT" && (target.type !== "range" || ev.key !== " ")) return;  // the slider moves itself
     if (tag === "BUTTON" && (ev.key === " " || ev.key === "Enter")) return; // a button clicks itself
+    var inPicture = target && target.closest ? target.closest("#tv-svg g.edge, #tv-svg g.node") : null;
+    if (inPicture && ev.key === "Enter") { choose(inPicture); ev.preventDefault(); return; }
     switch (ev.key) {
-      case "ArrowRight": navigate(k + 1); break;
-      case "ArrowLeft": navigate(k - 1); break;
+      case "ArrowRight": navigate(t + 1); break;
+      case "ArrowLeft": navigate(t - 1); break;
       case "Home": navigate(0); break;
-      case "End": navigate(N); break;
+      case "End": navigate(F + N); break;
+      case "b": navigate(F); break;
+      case "Escape": hideTip(); break;
       case " ": case "p": togglePlay(); break;
       default: return;
     }
     ev.preventDefault();
   });
+
+  function position() { return t; }
 
   var select = $("tv-leaf-select");
   data.leaves.forEach(function (leaf) {
@@ -410,13 +568,78 @@
   });
   select.addEventListener("change", function () { selected = select.value; render(); });
 
+  /* A click or Enter on a box chooses it for the chain-rule panel; on an edge, goes to its step. */
+  function choose(g) {
+    if (g.classList.contains("node") && nodes[g.id]) { selected = g.id; render(); return; }
+    if (g.classList.contains("edge") && stepOfEdge[g.id] !== undefined) navigate(F + stepOfEdge[g.id] + 1);
+  }
+
   svg.addEventListener("click", function (ev) {
-    var target = ev.target;
-    var edge = target.closest ? target.closest("g.edge") : null;
-    var node = target.closest ? target.closest("g.node") : null;
-    if (node && nodes[node.id]) { selected = node.id; render(); return; }
-    if (edge && stepOfEdge[edge.id] !== undefined) navigate(stepOfEdge[edge.id] + 1);
+    var g = ev.target.closest ? ev.target.closest("g.node, g.edge") : null;
+    if (g) choose(g);
   });
+  svg.addEventListener("mouseover", function (ev) {
+    var g = ev.target.closest ? ev.target.closest("g.edge") : null;
+    if (g) showTip(g);
+  });
+  svg.addEventListener("mouseout", function (ev) {
+    var g = ev.target.closest ? ev.target.closest("g.edge") : null;
+    if (!g || (ev.relatedTarget && g.contains(ev.relatedTarget))) return;
+    var focused = document.activeElement;
+    if (focused && focused.classList && focused.classList.contains("edge") && svg.contains(focused)) showTip(focused);
+    else hideTip();
+  });
+  svg.addEventListener("focusin", function (ev) {
+    var g = ev.target.closest ? ev.target.closest("g.edge") : null;
+    if (g) showTip(g); else hideTip();
+  });
+  svg.addEventListener("focusout", function () { hideTip(); });
+
+  // keyboard access to the picture: Tab reaches every box and every edge
+  Array.prototype.forEach.call(svg.querySelectorAll("g.node, g.edge"), function (g) {
+    g.setAttribute("tabindex", "0");
+    g.setAttribute("role", "button");
+    if (g.classList.contains("edge") && edgeInfo[g.id]) {
+      var e = edgeInfo[g.id];
+      g.setAttribute("aria-label", "edge " + name(e.parent) + " → " + name(e.child) + ": local " + e.local.t);
+    } else if (g.classList.contains("node") && !g.getAttribute("aria-label")) {
+      g.setAttribute("aria-label", nodes[g.id] ? nodes[g.id].name : "group " + g.id);
+    }
+  });
+
+  // --- the URL fragment: "#forward=3" / "#backward=5", "&leaf=n2" ----------------------------------
+
+  function fragment() {
+    var where = t < F ? "forward=" + t : "backward=" + k;
+    return "#" + where + (selected ? "&leaf=" + selected : "");
+  }
+
+  function writeFragment() {
+    var want = fragment();
+    if (location.hash === want) return;
+    try { history.replaceState(null, "", want); } catch (err) { /* a sandboxed iframe may refuse: fine */ }
+  }
+
+  /* The position and leaf a fragment names (null where it names none or names nonsense). */
+  function readFragment(hash) {
+    var found = { t: null, leaf: null };
+    (hash || "").replace(/^#/, "").split("&").forEach(function (part) {
+      var kv = part.split("=");
+      var n = Number(kv[1]);
+      if (kv[0] === "forward" && /^[0-9]+$/.test(kv[1] || "")) found.t = Math.min(n, F);
+      if (kv[0] === "backward" && /^[0-9]+$/.test(kv[1] || "")) found.t = F + Math.min(n, N);
+      if (kv[0] === "leaf" && nodes[kv[1]]) found.leaf = kv[1];
+    });
+    return found;
+  }
+
+  function followFragment() {
+    var found = readFragment(location.hash);
+    if (found.leaf) selected = found.leaf;
+    stop();
+    go(found.t !== null ? found.t : t);
+  }
+  window.addEventListener("hashchange", followFragment);
 
   // --- zoom --------------------------------------------------------------------------------------
 
@@ -456,11 +679,13 @@
     var notes = [
       "box colour: its ‖grad‖ relative to the root's gradient, log scale — blue: the gradient shrank " +
         "on its way down from the root, red: it grew.",
+      "greyed-out box, value ?: not computed yet (the forward pass has not reached it).",
       "white box, dashed outline: no gradient has reached it yet (its pre-pass state).",
       "orange edge: this step's chain-rule product; blue outline: the node the gradient comes from; " +
         "orange outline: the operand it goes to.",
       "edge label \"local\": ∂child/∂parent, the factor the step multiplies in. A done edge takes the " +
-        "colour and width of the gradient that flowed along it."
+        "colour and width of the gradient that flowed along it. Hover over an edge (or Tab to it) to see " +
+        "its formula with the numbers plugged in."
     ];
     if (data.grouped) {
       notes.push("A box is a group of nodes (by " + data.grouped + "): its ‖grad‖ is √Σ‖grad‖² over its " +
@@ -473,7 +698,13 @@
   // --- start ---------------------------------------------------------------------------------------
 
   document.body.classList.add("tv-" + data.kind);
-  Object.keys(data.boxes).forEach(function (id) { showBox(id, data.boxes[id].initial); });
-  render();
-  window.tinygradViewer = { go: navigate, step: function () { return k; }, steps: N };
+  Object.keys(data.boxes).forEach(function (id) { showBox(id, data.boxes[id].initial); showComputed(id); });
+  Object.keys(edgeInfo).forEach(function (id) {
+    var g = document.getElementById(id);
+    if (g) g.classList.add("tv-pending");
+  });
+  followFragment();  // also the first render
+  window.tinygradViewer = {
+    go: navigate, step: function () { return k; }, position: position, steps: N, forwardSteps: F
+  };
 })();
