@@ -128,15 +128,24 @@ def plugged(child: Any, index: int) -> Plugged | None:
     if entry is None or index >= len(entry) or not isinstance(child.data, Real):
         return None
     xs = tuple(float(p.data) for p in child.parents)
-    return entry[index](xs, float(child.data), child.arg)
+    text, value = entry[index](xs, float(child.data), child.arg)
+    return Plugged(tidy(text), value)
+
+
+def tidy(text: str) -> str:
+    """``σ((-2))`` → ``σ(-2)``: a bracketed negative number needs no second pair of brackets."""
+    return re.sub(r"\(\((-[^()]+)\)\)", r"(\1)", text)
 
 
 def local_with_numbers(formula: str, numbers: Plugged | None, local: Any) -> str:
     """``formula = numbers = local`` with repeats left out (``x = 0.5``, not ``x = 0.5 = 0.5``)."""
     parts = [formula] if formula else []
-    for text in (numbers.text if numbers else "", style.fmt(local) if isinstance(local, Real) else ""):
-        if text and (not parts or _bare(text) != _bare(parts[-1])):
-            parts.append(text)
+    middle = numbers.text if numbers else ""
+    final = style.fmt(local) if isinstance(local, Real) else ""
+    if middle and _bare(middle) != final and middle != formula:
+        parts.append(middle)
+    if final and (not parts or _bare(parts[-1]) != final):
+        parts.append(final)
     return " = ".join(parts)
 
 
@@ -201,4 +210,4 @@ def forward_formula(node: Any, name_of: Callable[[Any], str]) -> tuple[str, str]
     if arg_key is not None and isinstance(node.arg, Real):
         names[arg_key] = numbers[arg_key] = num(float(node.arg))
     named = substitute(head, names)
-    return named, substitute(head, numbers) if scalar else ""
+    return named, tidy(substitute(head, numbers)) if scalar else ""
