@@ -99,16 +99,34 @@ def browser():
         chromium.close()
 
 
+PAGES = {
+    "chain": (sigmoid_chain, {}),
+    "mlp": (small_mlp, {}),
+    "diamond": (diamond, {}),
+    "hostile": (hostile_graph, {}),
+    "grouped": (tensor_mlp, {"max_nodes": 10}),
+}
+
+
+class Pages:
+    """The pages, each written once per session on first use (also for test_viewer_forward_browser)."""
+
+    written: dict = {}
+
+    def __init__(self, tmp_path_factory):
+        self.factory = tmp_path_factory
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self.written:
+            build, options = PAGES[name]
+            folder = self.factory.mktemp("viewer")
+            self.written[name] = viz.viewer(build(), folder / f"{name}.html", **options)
+        return self.written[name]
+
+
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("viewer")
-    return {
-        "chain": viz.viewer(sigmoid_chain(), folder / "chain.html"),
-        "mlp": viz.viewer(small_mlp(), folder / "mlp.html"),
-        "diamond": viz.viewer(diamond(), folder / "diamond.html"),
-        "hostile": viz.viewer(hostile_graph(), folder / "hostile.html"),
-        "grouped": viz.viewer(tensor_mlp(), folder / "grouped.html", max_nodes=10),
-    }
+    return Pages(tmp_path_factory)
 
 
 class Opened:
