@@ -216,6 +216,16 @@ def _asset(name: str) -> str:
     return resources.files("viz.viewer").joinpath(name).read_text(encoding="utf-8")
 
 
+#: The page's script, in order: the data and the picture, the panels, the state and controls.
+SCRIPTS = ("picture.js", "panels.js", "viewer.js")
+
+
+def page_script() -> str:
+    """The page's one script: :data:`SCRIPTS` joined inside one strict function scope (they share names)."""
+    body = "\n".join(_asset(name) for name in SCRIPTS)
+    return '(function () {\n"use strict";\n' + body + "})();\n"
+
+
 def embed_json(data: Any) -> str:
     """JSON for a ``<script type="application/json">`` block: no ``<`` can end the block early.
 
@@ -243,7 +253,7 @@ def content_security_policy(script: str) -> str:
 
 def build_page(data: dict, svg: str) -> str:
     """The whole HTML document (deterministic: the same inputs give the same bytes)."""
-    script = _asset("viewer.js")
+    script = page_script()
     style = _asset("viewer.css")
     if re.search(r"</(script|style)", script + style, flags=re.I):
         raise ValueError("viewer assets must not contain '</script' or '</style'")
