@@ -100,7 +100,7 @@ def dashboard(
     page = build_dashboard(data)
     if target is None:
         return InlinePage(page, data["title"], height=900)
-    write_atomically(target, page.encode("utf-8"))
+    write_atomically(target, page.encode("utf-8"), "dashboard")
     return target
 
 

@@ -60,7 +60,7 @@ class InlinePage:
                 f"save: writes an HTML page; give a path ending in .html, got {str(target)!r}"
             )
         check_writable(target, "save")
-        write_atomically(target, self.html.encode("utf-8"))
+        write_atomically(target, self.html.encode("utf-8"), "save")
         return target
 
     def __repr__(self) -> str:

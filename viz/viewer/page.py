@@ -148,7 +148,7 @@ def viewer(
     page = build_page(data, svg)
     if target is None:
         return InlinePage(page, data["title"])
-    write_atomically(target, page.encode("utf-8"))  # never a half-written page
+    write_atomically(target, page.encode("utf-8"), "viewer")  # never a half-written page
     return target
 
 
