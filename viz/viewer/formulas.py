@@ -2,9 +2,9 @@
 with the numbers plugged in.
 
 Forward: the rule table says ``σ(x) = 1/(1+e⁻ˣ)``; the page says ``h4 = σ(h3) = σ(0.659) = 0.659``.
-:func:`forward_formula` replaces the rule's operand placeholders (``a``, ``b``, ``x``, ``X``, ``W``
-...) in the head of ``rules.RULES[op].forward`` (the part before its first ``=``, which is the op
-applied to its operands) by the operands' names and, for scalars, by their values.
+:func:`forward_formula` takes the head of ``rules.RULES[op].forward`` (the part before its first
+``=``: the op applied to its operands) in the graph's names (:mod:`tinygrad_edu.formulas`) and,
+for scalars, with the operands' values put in instead.
 
 Locals: the edge's formula comes from :attr:`Edge.formula` (already in the graph's names); this
 module adds the middle of ``σ(h4)(1−σ(h4)) = 0.659 × 0.341 = 0.225``. :data:`PLUGGED` holds one
@@ -25,6 +25,8 @@ from numbers import Real
 from typing import Any, NamedTuple
 
 from tinygrad_edu import rules
+from tinygrad_edu.formulas import forward_formula as named_forward
+from tinygrad_edu.formulas import substitute
 
 from .. import style
 
@@ -150,64 +152,34 @@ def local_with_numbers(formula: str, numbers: Plugged | None, local: Any) -> str
 
 
 def _bare(text: str) -> str:
+    """A number's text without brackets and with a plain minus, to tell repeats (``−1`` = ``(-1)``)."""
+    text = text.replace("−", "-")
     return text[1:-1] if text.startswith("(") and text.endswith(")") else text
 
 
 # --- the forward maths ------------------------------------------------------------------------
 
-#: The operand placeholders of each rule's forward text, in operand order (default by arity).
-OPERANDS: dict[str, tuple[str, ...]] = {
-    "matmul": ("X", "W"),
-    "mse_loss": ("p", "t"),
-    "binary_cross_entropy": ("p", "t"),
-    "binary_cross_entropy_with_logits": ("x", "t"),
-}
-#: The placeholder of an op's constant argument (``node.arg``).
-ARGUMENT = {"pow_const": "p", "leaky_relu": "α"}
 
+def forward_formula(node: Any, names: dict) -> tuple[str, str, str]:
+    """``(named, with_numbers, definition)`` for a node, from ``rules.RULES[op].forward``.
 
-def _placeholders(op: str, arity: int) -> tuple[str, ...]:
-    return OPERANDS.get(op, {1: ("x",), 2: ("a", "b")}.get(arity, ()))
-
-
-def substitute(text: str, names: dict[str, str]) -> str:
-    """``text`` with each stand-alone placeholder (a whole word: not the x of ``xᵢ`` or ``max``)
-    replaced by its name, in one pass (a name put in is never replaced again)."""
-    if not names:
-        return text
-    pattern = "|".join(re.escape(k) for k in sorted(names, key=len, reverse=True))
-    return re.sub(rf"(?<!\w)({pattern})(?!\w)", lambda m: names[m.group(1)], text)
-
-
-def forward_head(op: str) -> str:
-    """The op applied to its operands, from the rule table: ``σ(x)`` of ``σ(x) = 1/(1+e⁻ˣ)``."""
-    entry = rules.RULES.get(op)
-    return entry.forward.split(" = ")[0].strip() if entry is not None else ""
-
-
-def forward_formula(node: Any, name_of: Callable[[Any], str]) -> tuple[str, str]:
-    """``(named, with_numbers)`` for a node: ``("σ(h3)", "σ(0.659)")``, ``("x0 · w0", "1 · (−0.5)")``.
-
-    ``with_numbers`` is "" for tensors (their values do not fit in a line) and wherever the rule's
-    text does not name every operand; ``named`` then falls back to ``op(operand, ...)``.
+    ``σ(h3)``, ``σ(0.659)``, ``σ(h3) = 1/(1+exp(−h3))`` for a sigmoid; ``x0 · w0``, ``1 · (-0.5)``,
+    ``""`` for a product. Names come from :func:`tinygrad_edu.formulas.forward_formula` (the
+    graph's own names, as every formula of the pictures); the numbers are the operands' values put
+    into the same placeholders by :func:`tinygrad_edu.formulas.substitute` ("" for tensors: their
+    values do not fit in a line). ``definition`` is the rule's whole forward text in the graph's
+    names, when it says more than the head.
     """
-    operands = node.parents
-    head = forward_head(node.op)
-    keys = _placeholders(node.op, len(operands))
-    arg_key = ARGUMENT.get(node.op)
-    found = (
-        bool(head)
-        and len(keys) == len(operands)
-        and all(re.search(rf"(?<!\w){re.escape(k)}(?!\w)", head) for k in keys)
-    )
-    if not found:
-        return f"{node.op}({', '.join(name_of(p) for p in operands)})", ""
-    names = dict(zip(keys, (name_of(p) for p in operands)))
-    numbers: dict[str, str] = {}
-    scalar = all(isinstance(p.data, Real) for p in operands)
-    if scalar:
-        numbers = dict(zip(keys, (num(float(p.data)) for p in operands)))
-    if arg_key is not None and isinstance(node.arg, Real):
-        names[arg_key] = numbers[arg_key] = num(float(node.arg))
-    named = substitute(head, names)
-    return named, tidy(substitute(head, numbers)) if scalar else ""
+    named_full = named_forward(node, names)
+    named, _, rest = named_full.partition(" = ")
+    entry = rules.RULES.get(node.op)
+    numbers = ""
+    if entry is not None and len(entry.inputs) == len(node.parents):
+        if all(isinstance(p.data, Real) for p in node.parents):
+            values = {k: style.fmt(float(p.data)) for k, p in zip(entry.inputs, node.parents)}
+            if entry.constant is not None and isinstance(node.arg, Real):
+                values[entry.constant] = style.fmt(float(node.arg))
+            numbers = substitute(entry.forward.partition(" = ")[0], values)
+    if not named:
+        named = f"{node.op}({', '.join(names[p] for p in node.parents)})"
+    return named, numbers, named_full if rest else ""

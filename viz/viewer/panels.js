@@ -100,6 +100,7 @@ function renderForward() {
   var f = forward[t - 1];
   add(box, el("p", "tv-step-title", "Forward step " + t + " of " + F));
   add(box, forwardLine(f));
+  if (f.definition) add(box, el("p", "tv-formula", "where " + f.definition));
   var exact = el("div", "tv-exact");
   add(exact, el("div", null, (f.value.shape ? "exact ‖value‖ " : "exact value ") + exactText(f.value)));
   add(box, exact);

@@ -229,7 +229,7 @@ def record_pass(
         for leaf in graph.leaves
         if getattr(leaf, "requires_grad", True) and leaf is not root
     ]
-    forward = [_forward_record(n, key, name, boxes.box_of[key[n]]) for n in nodes]
+    forward = [_forward_record(n, key, graph.names, boxes.box_of[key[n]]) for n in nodes]
     edges = {}
     for e in graph.edges:
         edge_id = f"e{ids[e.child]}_{e.index}"
@@ -261,18 +261,19 @@ def record_pass(
     }
 
 
-def _forward_record(node: Any, key: dict, name: dict, box: str) -> dict:
+def _forward_record(node: Any, key: dict, names: dict, box: str) -> dict:
     """One forward step: the node's value appears, with its op's formula in the operands' names.
 
     ``named`` is e.g. ``σ(h3)``, ``numbers`` the same with the operands' values (scalars only),
-    ``value`` the node's data (exact, as in the backward steps) and ``valueText`` the text of its
-    value row in the picture (the page hides it while the node is not computed yet).
+    ``definition`` the rule's whole formula in the graph's names (``σ(h3) = 1/(1+exp(−h3))``, or
+    ""), ``value`` the node's data (exact, as in the backward steps) and ``valueText`` the text of
+    its value row in the picture (the page hides it while the node is not computed yet).
     """
     value_text = next((text for row, text in node_rows(node, False) if row == "data"), "")
     entry = {"node": key[node], "box": box, "value": encode(node.data), "valueText": value_text}
     if node.parents:
-        named, numbers = forward_formula(node, lambda p: name[key[p]])
-        entry.update(named=named, numbers=numbers)
+        named, numbers, definition = forward_formula(node, names)
+        entry.update(named=named, numbers=numbers, definition=definition)
     return entry
 
 
