@@ -150,6 +150,10 @@ def test_diamond_edges_and_enter_goes_to_the_step(pages, open_page):
     page.page.focus(f"#e{graph.ids[third.node]}_{third.index}")
     page.page.keyboard.press("Enter")
     assert page.page.evaluate(READ_FORWARD)["step"] == 3
+    # Tab from the zoom buttons goes into the picture: boxes and edges are in the tab order
+    page.page.focus("#tv-zoom-in")
+    page.page.keyboard.press("Tab")
+    assert page.page.evaluate("document.activeElement.closest('#tv-svg g.node, #tv-svg g.edge') !== null")
     # Enter on a focused leaf box chooses it for the chain-rule panel
     a = graph.find("a")
     page.page.focus(f"#n{graph.ids[a]}")

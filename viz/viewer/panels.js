@@ -134,6 +134,7 @@ function showTip(g) {
   tip.setAttribute("data-edge", id);
   tip.setAttribute("data-local", exactText(edgeInfo[id].local.map ? { v: "map" } : edgeInfo[id].local));
   tip.hidden = false;
+  g.setAttribute("aria-describedby", "tv-tip");  // a screen reader reads the formula with the edge
   var r = g.getBoundingClientRect();
   var x = Math.min(window.innerWidth - tip.offsetWidth - 8, Math.max(8, r.left + r.width / 2 - tip.offsetWidth / 2));
   var y = r.top - tip.offsetHeight - 8;

@@ -173,7 +173,8 @@ svg.addEventListener("focusin", function (ev) {
 });
 svg.addEventListener("focusout", function () { hideTip(); });
 
-// keyboard access to the picture: Tab reaches every box and every edge
+// keyboard access to the picture: Tab reaches every box and every edge (not the <svg> around them)
+svg.setAttribute("tabindex", "-1");
 Array.prototype.forEach.call(svg.querySelectorAll("g.node, g.edge"), function (g) {
   g.setAttribute("tabindex", "0");
   g.setAttribute("role", "button");
