@@ -298,6 +298,27 @@ def test_demo_quick_measures_and_draws(tmp_path):
     assert messages
 
 
+def test_demo_gains_are_the_ratios_of_the_activation_gradients():
+    """The table's gains (and the grouped picture's arrows) against the modules' own .grad."""
+    from tinygrad_edu import Tensor, cross_entropy
+
+    X, labels = data.moons(64, 0.1, np.random.default_rng(0))
+    for activation in demo.NETS:
+        net = demo.build_net(activation, 4, 8, 0)
+        loss = cross_entropy(net(Tensor(X, label="x")), labels)
+        loss.backward()
+        gains = demo.layer_gains(loss)
+        outputs = [m.last_output for m in net.layers]  # Linear, act, Linear, act, ..., Linear
+        norms = [float(np.linalg.norm(h.grad)) for h in outputs]
+        for k in range(2, 5):  # L2..L4: Linear at 2k−2, its activation at 2k−1 (0-based)
+            linear, act = 2 * k - 2, 2 * k - 1
+            assert gains[f"L{k}"]["activation"] == pytest.approx(norms[linear] / norms[act], rel=1e-12)
+            assert gains[f"L{k}"]["layer"] == pytest.approx(norms[linear - 1] / norms[act], rel=1e-12)
+        assert "layer" not in gains["L1"]  # x needs no gradient: no layer gain for L1
+        if activation == "sigmoid":
+            assert all(entry["activation"] < 0.25 for entry in gains.values() if "activation" in entry)
+
+
 # --- data -------------------------------------------------------------------------------------
 
 
