@@ -17,7 +17,7 @@ Modules: :mod:`viz.scene` (what is shown, as data: :func:`build_scene` returns t
 other front ends), :mod:`viz.text` (numbers, shapes and summaries in words), :mod:`viz.dot`
 (DOT), :mod:`viz.style` (colours, number format, escaping), :mod:`viz.grouping` (large graphs),
 :mod:`viz.backends` (system ``dot`` or pygraphviz), :mod:`viz.output` (``render``),
-:mod:`viz.flow` (the gradient-flow chart).
+:mod:`viz.flow` (the gradient-flow chart), :mod:`viz.through_time` (‖∂L/∂h_t‖ against t).
 """
 
 from .backends import available as available_renderers
@@ -34,6 +34,7 @@ from .errors import (
 from .flow import gradient_flow_chart, layer_norms
 from .output import render
 from .scene import DrawOptions, EdgeView, NodeView, Scene, build_scene
+from .through_time import gradient_over_time_chart
 from .viewer import viewer  # the function; the package's helpers: from viz.viewer import ...
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "render",
     "viewer",
     "gradient_flow_chart",
+    "gradient_over_time_chart",
     "layer_norms",
     "build_scene",
     "Scene",

@@ -16,6 +16,7 @@ from ..graph import norm
 from .judge import _judge
 from .measure import _layers_of, _loss_value, _measure
 from .report import Diagnosis, StepRecord, _ratio
+from .through_time import recurrent_modules
 
 
 class GradientMonitor:
@@ -50,9 +51,10 @@ class GradientMonitor:
 
     def __init__(self, model: Any):
         layers = _layers_of(model)
-        if not layers:
+        if not layers and not recurrent_modules(model):
             raise ValueError(
-                f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter to watch"
+                f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter "
+                "and no recurrent module (nn.RNN/LSTM/GRU) to watch"
             )
         self.model = model
         self.history: list[StepRecord] = []
@@ -152,9 +154,15 @@ def diagnose(
             raise ValueError("diagnose: inputs given without targets")
         loss = _one_backward(model, inputs, targets, loss_fn)
     layers = _layers_of(model)
-    if not layers:
-        raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
-    if all(layer._parameters["weight"].grad is None for _, layer, _ in layers):
+    recurrent = recurrent_modules(model)
+    if not layers and not recurrent:
+        raise ValueError(
+            f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter "
+            "and no recurrent module (nn.RNN/LSTM/GRU)"
+        )
+    weights = [layer._parameters["weight"] for _, layer, _ in layers]
+    weights += [p for _, module in recurrent for p in module.parameters()]
+    if all(weight.grad is None for weight in weights):
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
