@@ -166,9 +166,11 @@ def pictures(result: dict, folder: Path) -> list[Path]:
 
     res = result["results"]
     T = result["config"]["T"]
-    curves = {LABELS[m]: {int(k): v for k, v in res[m]["test_curve"].items()} for m in MODELS}
-    steps = max(curves[LABELS["rnn"]])
-    curves["constant predictor"] = {0: res["baseline_mse"], steps: res["baseline_mse"]}
+    steps = result["config"]["steps"]
+    curves = {
+        "constant predictor": {0: res["baseline_mse"], steps: res["baseline_mse"]}
+    }  # drawn first: under
+    curves.update({LABELS[m]: {int(k): v for k, v in res[m]["test_curve"].items()} for m in MODELS})
     variants = res["orthogonal_rnn"]
     return [
         line_chart(
