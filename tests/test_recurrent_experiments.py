@@ -5,6 +5,7 @@ backward, a brute-force check of the task's data)."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -132,3 +133,24 @@ def test_adding_numbers_of_a_trained_rnn_against_numpy():
     assert config["baseline_mse"] == pytest.approx(np.var(test[1]))
     assert row["solved"] == (mse < adding.SOLVED_FRACTION * config["baseline_mse"])
     assert math.isfinite(row["final_train_loss"])
+
+
+def test_unrolled_lstm_steps_through_in_the_viewer(tmp_path):
+    import shutil
+
+    import viz
+    from tinygrad_edu import trace
+
+    if shutil.which("dot") is None and not os.environ.get("CI"):
+        pytest.skip("the system `dot` program is not installed")
+    loss = rnn.unrolled_lstm(0)
+    graph = trace(loss)
+    cell_path = [e for e in graph.edges if e.child.label == "f⊙c_5" and e.parent.label == "c_4"]
+    assert len(cell_path) == 1  # the cell path is its own edge, local f_5
+    np.testing.assert_array_equal(
+        np.asarray(cell_path[0].local), next(p for p in cell_path[0].child.parents if p.label == "f_5").data
+    )
+    page = viz.viewer(loss, tmp_path / "lstm.html").read_text(encoding="utf-8")
+    steps = sum(1 for _ in graph.backward_steps())
+    assert f"{len(graph.nodes)} nodes" in page and f"{steps} chain-rule steps" in page
+    assert "f⊙c_5" in page and "c_4" in page
