@@ -147,19 +147,21 @@ def diagnose(
     model for you to inspect. The parameters are never changed.
 
     Raises:
-        ValueError: no gradient to judge (no backward yet and no inputs), or inputs without targets.
+        ValueError: a model without a layer that has a `weight` and without a recurrent module
+            (checked before any backward), no gradient to judge (no backward yet and no
+            inputs), or inputs without targets.
     """
-    if inputs is not None:
-        if targets is None:
-            raise ValueError("diagnose: inputs given without targets")
-        loss = _one_backward(model, inputs, targets, loss_fn)
-    layers = _layers_of(model)
+    layers = _layers_of(model)  # checked first: a model without layers never runs backward
     recurrent = recurrent_modules(model)
     if not layers and not recurrent:
         raise ValueError(
             f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter "
             "and no recurrent module (nn.RNN/LSTM/GRU)"
         )
+    if inputs is not None:
+        if targets is None:
+            raise ValueError("diagnose: inputs given without targets")
+        loss = _one_backward(model, inputs, targets, loss_fn)
     weights = [layer._parameters["weight"] for _, layer, _ in layers]
     weights += [p for _, module in recurrent for p in module.parameters()]
     if all(weight.grad is None for weight in weights):
