@@ -364,3 +364,42 @@ def test_pytorch_state_dict_loads_and_agrees(kind):
     a, b = cell_t(torch.tensor(x[:, 0])), cell_o(Tensor(x[:, 0]))
     a, b = (a[1], b[1]) if kind == "LSTM" else (a, b)
     np.testing.assert_allclose(b.data, a.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+# --- Graph.layers(): one layer per time step ---------------------------------------------------
+
+
+def test_layers_give_one_layer_per_step_whose_gains_multiply_through_time():
+    T = 6
+    model = nn.RNN(2, 3, rng=0, name="rnn")
+    _, h_n = model(Tensor(np.random.default_rng(0).normal(size=(T, 2, 2))))
+    loss = (h_n * h_n).sum()
+    loss.backward()
+    steps = [layer for layer in trace(loss).layers() if layer.scope.startswith("rnn.t=")]
+    assert [layer.scope for layer in steps] == [f"rnn.t={t}" for t in range(1, T + 1)]
+    hs = model.hidden_states[0]
+    norms = [float(np.sqrt(np.sum(h.grad**2))) for h in hs]  # ‖∂L/∂h_t‖ from the nodes' .grad
+    for layer, h, n in zip(steps, hs, norms):
+        assert layer.output is h and layer.grad_norm == pytest.approx(n, rel=1e-12)
+    for t, layer in enumerate(steps[1:], start=2):  # step t reads h_{t−1} of step t − 1, nothing else
+        assert [(r.source.scope, r.node) for r in layer.routes] == [(f"rnn.t={t - 1}", hs[t - 2])]
+        assert set(layer.param_grad_norms) == {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
+    product = math.prod(layer.gain for layer in steps[1:])
+    assert product == pytest.approx(norms[0] / norms[-1], rel=1e-10)
+
+
+def test_lstm_steps_have_a_cell_route_whose_flow_is_f_times_the_cell_gradient():
+    model = nn.LSTM(2, 3, rng=1, forget_bias=1.0, name="lstm")
+    _, (h_n, _) = model(Tensor(np.random.default_rng(1).normal(size=(4, 2, 2))))
+    loss = (h_n * h_n).sum()
+    loss.backward()
+    steps = [layer for layer in trace(loss).layers() if layer.scope.startswith("lstm.t=")]
+    hs, cs = model.hidden_states[0], model.cell_states[0]
+    assert len(steps) == 4
+    for t in range(2, 5):
+        routes = {r.node.label: r for r in steps[t - 1].routes}
+        assert set(routes) == {f"h_{t - 1}", f"c_{t - 1}"}
+        forget = next(n for n in steps[t - 1].nodes if n.label == f"f_{t}")
+        # the cell path passes ∂L/∂c_t ⊙ f_t to c_{t−1} (∂c_t/∂c_{t−1} = f_t)
+        np.testing.assert_allclose(routes[f"c_{t - 1}"].flow, forget.data * cs[t - 1].grad, rtol=1e-12)
+        assert routes[f"h_{t - 1}"].node is hs[t - 2]

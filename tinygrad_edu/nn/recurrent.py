@@ -142,7 +142,8 @@ class _Recurrent(Module):
             getattr(self, "bias_hh" + suffix).data[H : 2 * H] = 0.0
 
     def _weights(self, suffix: str) -> StepWeights:
-        """The transposed weights, made once per call (in the module's scope) and used by every step."""
+        """The parameters as a step uses them: ``weight_ihᵀ``, ``weight_hhᵀ`` (two ``.T`` nodes in the
+        caller's scope), ``bias_ih``, ``bias_hh``."""
         get = self.__dict__.get
         return StepWeights(
             get("weight_ih" + suffix).T,
@@ -397,9 +398,7 @@ class RNNBase(_Recurrent):
         all_h, all_c = [], []
         for k in range(self.num_layers):
             with name_scope(f"l{k}") if self.num_layers > 1 else nullcontext():
-                hs, cs = self._run_layer(
-                    k, x if k == 0 else None, inputs, h0[k], None if c0 is None else c0[k]
-                )
+                hs, cs = self._run_layer(k, x if k == 0 else None, inputs, h0, c0)
             inputs = hs
             all_h.append(hs)
             all_c.append(cs)
@@ -415,12 +414,19 @@ class RNNBase(_Recurrent):
             output = output.transpose(1, 0, 2)
         return (output, (h_n, c_n)) if self.kind == "LSTM" else (output, h_n)
 
-    def _run_layer(self, k: int, x: Tensor | None, inputs: list, h: Tensor, c: Tensor | None):
-        w = self._weights(f"_l{k}")
+    def _run_layer(self, k: int, x: Tensor | None, inputs: list, h0: Tensor, c0: Tensor | None):
+        """Layer k's T steps. Everything a step computes — the slice of h_0 (at t = 1), of the input,
+        the transposed weights — is made inside its scope, so a step reads only the step before
+        (h, c), its input and the parameters: ``Graph.layers()`` then sees one layer per step."""
+        suffix = f"_l{k}"
         hs: list[Tensor] = []
         cs: list[Tensor] = []
+        h = c = None
         for t in range(1, len(inputs) + 1):
             with name_scope(f"t={t}"):
+                if t == 1:
+                    h, c = h0[k], (None if c0 is None else c0[k])
+                w = self._weights(suffix)
                 x_t = x[t - 1] if x is not None else inputs[t - 1]
                 if self.kind == "LSTM":
                     h, c = lstm_step(x_t, h, c, w, t)
