@@ -16,7 +16,10 @@ carousel"). The GRU's ``z ⊙ h`` edge plays the same part with local ``z_t``.
 
 **Time is a layer.** Every step runs inside ``name_scope("t=k")`` (k = 1 … T) below the module's
 scope (``lstm.t=7``; ``lstm.l1.t=7`` for the second of several layers), so every node of step k
-carries it and the grouped picture and ``Graph.layers()`` show one box per step. Step nodes are
+carries it and the grouped picture and ``Graph.layers()`` show one box per step. Each step
+makes what it uses inside its scope (its slice of the input, the weight transposes, h_0 at
+t = 1), so it reads nothing from other steps but ``h_{t−1}`` — and ``c_{t−1}`` for the LSTM: two
+routes, each with its own gain, the cell path's local derivative being f_t. Step nodes are
 labelled ``h_k``, ``c_k``, ``f_k`` …; after ``backward()``, the per-step hidden states of the last
 call are in ``module.hidden_states`` (one list per layer), so ``h_k.grad`` is ∂L/∂h_k.
 
