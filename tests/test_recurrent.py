@@ -275,6 +275,9 @@ def test_init_options_orthogonal_identity_and_forget_bias():
     irnn = nn.RNN(2, H, nonlinearity="relu", weight_hh_init=nn.init.identity(gain=1.0), bias_init="zeros")
     np.testing.assert_array_equal(irnn.weight_hh_l0.data, np.eye(H))
     np.testing.assert_array_equal(irnn.bias_ih_l0.data, 0.0)
+    with pytest.raises(ValueError, match=r"init.identity: needs a square 2-D array, got shape \(2, 3\)"):
+        nn.init.identity(np.zeros((2, 3)))
+    np.testing.assert_array_equal(nn.init.identity(np.zeros((2, 2)), gain=0.5), 0.5 * np.eye(2))
     scaled = nn.RNN(2, H, weight_hh_init=nn.init.orthogonal(gain=0.5), rng=1)
     np.testing.assert_allclose(np.linalg.svd(scaled.weight_hh_l0.data, compute_uv=False), 0.5, rtol=1e-12)
 
@@ -323,6 +326,10 @@ def test_bad_settings_are_refused_before_anything_is_built():
         nn.RNN(2, 3, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="hidden_size must be a positive int, got 0"):
         nn.LSTM(2, 0)
+    with pytest.raises(ValueError, match="nonlinearity= applies to RNN and RNNCell only, got 'relu'"):
+        nn.LSTM(2, 3, nonlinearity="relu")
+    with pytest.raises(ValueError, match="LSTMCell: forget_bias must be a finite number, got nan"):
+        nn.LSTMCell(2, 3, forget_bias=float("nan"))
     with pytest.raises(ValueError, match="forget_bias needs an LSTM"):
         nn.GRU(2, 3, forget_bias=1.0)
     with pytest.raises(NotImplementedError, match="bidirectional=True is not supported"):

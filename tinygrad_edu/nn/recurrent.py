@@ -100,6 +100,8 @@ class _Recurrent(Module):
         self.hidden_size = _size(hidden_size, "hidden_size", where)
         if not isinstance(bias, bool):
             raise TypeError(f"{where}: bias must be a bool, got {bias!r}")
+        if self.kind != "RNN" and nonlinearity != "tanh":
+            raise ValueError(f"{where}: nonlinearity= applies to RNN and RNNCell only, got {nonlinearity!r}")
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"{where}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         if forget_bias is not None and (self.kind != "LSTM" or not bias):
