@@ -75,10 +75,10 @@ def settings(quick: bool) -> dict[str, Any]:
     ~25 ops per LSTM step), so a step costs about T · 0.5 ms whatever the hidden size."""
     if quick:
         return {
-            "T": 30,
+            "T": 20,
             "hidden": 16,
             "batch": 32,
-            "steps": 300,
+            "steps": 200,
             "variant_steps": 100,
             "lr": 0.02,
             "max_norm": 1.0,
