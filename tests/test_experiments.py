@@ -57,7 +57,7 @@ def quick(name: str, folder: Path) -> dict:
     (so the examples are tested too); pictures go into ``folder``."""
     if name not in _CACHE:
         namespace, printed = run_example(name, folder)
-        _CACHE[name] = (namespace["result"], printed)
+        _CACHE[name] = (namespace["result"], printed, folder)
     return _CACHE[name][0]
 
 
@@ -74,6 +74,8 @@ def test_registry_lists_every_experiment_module():
         "classification",
         "batchnorm",
         "paths",
+        "rnn",
+        "adding",
     ]
     for name in experiments.names():
         module = experiments.load(name)
@@ -110,12 +112,25 @@ def test_result_follows_the_documented_schema(name, folder):
         ("clipping", ["clipping_law.svg", "clipping_training.svg"]),
         ("regression", ["regression_fit.svg", "regression_flow.svg"]),
         ("classification", ["classification_boundary.svg", "classification_flow.svg"]),
+        (
+            "rnn",
+            ["rnn_jacobian.svg", "rnn_gradient_over_time.svg", "rnn_lstm_unrolled.svg", "rnn_lstm_steps.svg"],
+        ),
+        (
+            "adding",
+            [
+                "adding_training.svg",
+                "adding_gradient_init.svg",
+                "adding_gradient_trained.svg",
+                "adding_orthogonal.svg",
+            ],
+        ),
     ],
 )
 def test_pictures_are_written(name, pictures, folder):
     quick(name, folder)
     for picture in pictures:
-        path = folder / picture
+        path = _CACHE[name][2] / picture  # the folder of the run (another test file may have made it)
         assert path.stat().st_size > 1000
         assert path.read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
