@@ -19,10 +19,23 @@ _INF = float("inf")
 _NAN = float("nan")
 
 
+def to_float(x) -> float:
+    """``float(x)`` for a real number, with IEEE overflow: ±inf instead of ``OverflowError``.
+
+    Python ints (and fractions) are exact and unbounded, so ``float(10**400)`` raises; the
+    nearest float64 of such a number is ±inf (numpy's ``float64(1e308) * 10`` agrees), and that
+    is what every entry point of the engine stores.
+    """
+    try:
+        return float(x)
+    except OverflowError:
+        return _INF if x > 0 else -_INF
+
+
 def _numpy_ieee(ufunc, *args: float) -> float:
     """The IEEE result of a numpy ufunc on float64 scalars, warnings silenced."""
     with np.errstate(all="ignore"):
-        return float(ufunc(*(np.float64(a) for a in args)))
+        return float(ufunc(*(np.float64(to_float(a)) for a in args)))
 
 
 class ScalarMath:
@@ -91,6 +104,10 @@ class ScalarMath:
         return 0.0 if x == 0.0 else x * ScalarMath.log(y)
 
     @staticmethod
+    def zeros_like(x: float) -> float:
+        return 0.0
+
+    @staticmethod
     def relu(x: float) -> float:
         return 0.0 if x <= 0.0 else x  # nan stays nan
 
@@ -155,6 +172,7 @@ class ArrayMath:
     abs = staticmethod(np.abs)
     sin = staticmethod(np.sin)
     cos = staticmethod(np.cos)
+    zeros_like = staticmethod(np.zeros_like)
 
     @staticmethod
     def relu(x: np.ndarray) -> np.ndarray:

@@ -50,6 +50,7 @@ from .errors import GradError, ShapeError
 from .jacobians import IDENTITY, Cast, Local, Unbroadcast, index_text
 from .modes import state as _state
 from .numerics import ArrayMath as _AM
+from .numerics import to_float
 from .scalar import Value
 
 # Validation and error messages live in tensor_checks; to_array is also imported from here.
@@ -173,13 +174,15 @@ class Tensor:
         """``x ** p``: a number exponent is a constant of the node (``arg``); a tensor exponent
         gets an edge (∂/∂p = xᵖ·ln x)."""
         kind = exponent.__class__
-        if kind is int or kind is float:
+        if kind is float:
             return _unary("pow_const", rules.pow_const, self, exponent)
+        if kind is int:  # an int beyond the float range is ±inf (IEEE), not an OverflowError
+            return _unary("pow_const", rules.pow_const, self, to_float(exponent))
         if isinstance(exponent, (Tensor, Value, np.ndarray, list)):
             return _binary("pow", rules.pow_, self, _lift(exponent, self, "**"))
         if isinstance(exponent, Real) and not isinstance(exponent, bool):
             value = exponent.item() if isinstance(exponent, np.generic) else exponent
-            return _unary("pow_const", rules.pow_const, self, value)
+            return _unary("pow_const", rules.pow_const, self, to_float(value))
         raise TypeError(
             f"Tensor ** exponent: the exponent must be a real number or a Tensor, "
             f"got {type(exponent).__name__} ({exponent!r:.40})"
@@ -445,8 +448,13 @@ def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
     kind = other.__class__
     if kind is Tensor:
         return other
-    if kind is float or kind is int:
+    if kind is float:
         return _constant(other, like.data.dtype)
+    if kind is int:
+        try:
+            return _constant(other, like.data.dtype)
+        except OverflowError:  # an int beyond the float range: IEEE rounds it to ±inf
+            return _constant(to_float(other), like.data.dtype)
     if isinstance(other, Tensor):
         return other
     if isinstance(other, Value):
@@ -454,7 +462,7 @@ def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
             f"cannot mix Value and Tensor in {symbol!r}: use Tensor(value.data), or tensor.item() for a Value"
         )
     if isinstance(other, (Real, np.bool_)) and not isinstance(other, np.ndarray):
-        return _constant(other, like.data.dtype)
+        return _constant(to_float(other), like.data.dtype)
     if isinstance(other, (np.ndarray, list, tuple)):
         return Tensor(other)
     raise TypeError(
@@ -572,10 +580,19 @@ def _fit(local: Any, parent: Tensor, out: np.ndarray) -> Any:
     return local
 
 
-def _apply(op: str, compute: Any, inputs: tuple, arg: Any = None) -> Tensor:
+#: The ``arg`` of :func:`_apply` when the op takes none. A sentinel, not None, because None is a
+#: real argument of some ops: ``t[None]`` indexes with None (a new axis).
+NO_ARG = object()
+
+
+def _apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG) -> Tensor:
     """Build a node of a tensor rule (matmul, reductions, shape ops, softmax, losses)."""
     datas = [t.data for t in inputs]
-    out, locals_ = compute(_AM, *datas) if arg is None else compute(_AM, *datas, arg)
+    if arg is NO_ARG:
+        out, locals_ = compute(_AM, *datas)
+        arg = None  # what node.arg holds for an op without one
+    else:
+        out, locals_ = compute(_AM, *datas, arg)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if _state.grad_enabled and any(t.requires_grad for t in inputs):

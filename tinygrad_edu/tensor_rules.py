@@ -3,8 +3,9 @@
 They join the elementwise rules of :mod:`tinygrad_edu.rules` in the same :data:`RULES` table,
 with the same shape: ``compute(m, *inputs[, arg]) -> (output, locals)``, forward next to local
 derivative, plus the formulas that pictures print. ``inputs`` are numpy arrays, ``arg`` is the
-node's static parameter (the axes, the new shape, the index ...), passed only when it is not
-None, so any node can be recomputed as
+node's static parameter (the axes, the new shape, the index ...), passed only when the op has
+one (``getitem`` always gets its index, which may be None itself: ``t[None]``), so a node of
+an op with an argument can be recomputed as
 ``RULES[node.op].compute(ArrayMath, *[p.data for p in node.parents], node.arg)``.
 
 A local here is either an array (the elementwise or gradient array, when the output is a
