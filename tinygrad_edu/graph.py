@@ -30,6 +30,7 @@ import numpy as np
 from . import rules
 from .errors import AnomalyError, PathLimitError
 from .modes import state
+from .numerics import quiet_numpy, restore_numpy
 
 # --- traversal -----------------------------------------------------------------------
 
@@ -110,10 +111,31 @@ def collector_paused():
 
 
 def backward(root: Any, grad: Any = None) -> None:
-    """Fill ``.grad`` of every node that ``root`` depends on with ∂root/∂node."""
+    """Fill ``.grad`` of every node that ``root`` depends on with ∂root/∂node.
+
+    IEEE semantics, silently: numpy's RuntimeWarnings are off for the pass (inf × 0 is nan).
+    """
     seed = root.seed_grad(grad)
-    with collector_paused():
-        deque(chain_rule_steps(topological_order(root), seed), maxlen=0)
+    token = quiet_numpy()
+    try:
+        with collector_paused():
+            deque(chain_rule_steps(topological_order(root), seed), maxlen=0)
+    finally:
+        restore_numpy(token)
+
+
+def quietly(steps: Iterator) -> Iterator:
+    """The items of ``steps``, each computed with numpy's RuntimeWarnings off; the caller's code
+    between two items runs with the caller's own settings."""
+    while True:
+        token = quiet_numpy()
+        try:
+            item = next(steps, None)
+        finally:
+            restore_numpy(token)
+        if item is None:
+            return
+        yield item
 
 
 def zero_grad(root: Any) -> None:
@@ -280,7 +302,7 @@ class Graph:
         shows ``parent.grad`` including it. Consuming all steps equals one ``backward()``.
         """
         seed = self.root.seed_grad(grad)
-        for node, index, parent, upstream, local, contribution in chain_rule_steps(self.nodes, seed):
+        for node, index, parent, upstream, local, contribution in quietly(chain_rule_steps(self.nodes, seed)):
             yield Step(node, index, parent, upstream, local, contribution, parent.grad)
 
     def count_paths(self, leaf: Any) -> int:

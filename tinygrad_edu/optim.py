@@ -149,9 +149,10 @@ class Optimizer:
             grad = _grad_of(p, index, where)
             if grad is not None:
                 pending.append((index, p, grad))
-        for index, p, grad in pending:
-            state = self.state.setdefault(index, {})
-            _write_data(p, self.update(np.asarray(p.data), grad, state))
+        with np.errstate(all="ignore"):  # IEEE updates (inf, nan) without warnings, like the ops
+            for index, p, grad in pending:
+                state = self.state.setdefault(index, {})
+                _write_data(p, self.update(np.asarray(p.data), grad, state))
 
     def update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> np.ndarray:
         """The new value of one parameter (override)."""

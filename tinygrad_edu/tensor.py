@@ -26,6 +26,11 @@ own array (an optimiser may scale it in place); intermediate nodes may share the
 with a child (``+`` hands the upstream gradient on without copying it). Edges into a tensor
 that does not require grad keep the rule's raw elementwise local: no gradient flows there.
 
+Numbers follow IEEE semantics silently, as in the scalar engine: overflow gives inf, an
+invalid operation nan, and numpy's RuntimeWarnings are off while an op computes (so
+``-W error`` never turns them into exceptions mid-graph; ``detect_anomaly()`` is the way to
+stop at the first non-finite value).
+
 Bad arguments are refused before any node exists, with a message naming the op, the shapes
 and the value: those checks live in :mod:`tinygrad_edu.tensor_checks`.
 
@@ -50,7 +55,7 @@ from .errors import GradError, ShapeError
 from .jacobians import IDENTITY, Cast, Local, Unbroadcast, index_text
 from .modes import state as _state
 from .numerics import ArrayMath as _AM
-from .numerics import to_float
+from .numerics import quiet_numpy, restore_numpy, to_float
 from .scalar import Value
 
 # Validation and error messages live in tensor_checks; to_array is also imported from here.
@@ -515,10 +520,14 @@ def _node(data: np.ndarray, op: str, arg: Any, inputs: tuple, local_grads: tuple
 
 
 def _unary(op: str, compute: Any, x: Tensor, arg: Any = None) -> Tensor:
-    if arg is None:
-        out, (local,) = compute(_AM, x.data)
-    else:
-        out, (local,) = compute(_AM, x.data, arg)
+    token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings
+    try:
+        if arg is None:
+            out, (local,) = compute(_AM, x.data)
+        else:
+            out, (local,) = compute(_AM, x.data, arg)
+    finally:
+        restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if x.requires_grad and _state.grad_enabled:
@@ -531,11 +540,14 @@ def _unary(op: str, compute: Any, x: Tensor, arg: Any = None) -> Tensor:
 def _binary(op: str, compute: Any, a: Tensor, b: Tensor) -> Tensor:
     ad = a.data
     bd = b.data
+    token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings
     try:
         out, (la, lb) = compute(_AM, ad, bd)
     except ValueError:
         check_broadcast(op, ad.shape, bd.shape)
         raise
+    finally:
+        restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
@@ -588,11 +600,15 @@ NO_ARG = object()
 def _apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG) -> Tensor:
     """Build a node of a tensor rule (matmul, reductions, shape ops, softmax, losses)."""
     datas = [t.data for t in inputs]
-    if arg is NO_ARG:
-        out, locals_ = compute(_AM, *datas)
-        arg = None  # what node.arg holds for an op without one
-    else:
-        out, locals_ = compute(_AM, *datas, arg)
+    token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings
+    try:
+        if arg is NO_ARG:
+            out, locals_ = compute(_AM, *datas)
+            arg = None  # what node.arg holds for an op without one
+        else:
+            out, locals_ = compute(_AM, *datas, arg)
+    finally:
+        restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if _state.grad_enabled and any(t.requires_grad for t in inputs):
