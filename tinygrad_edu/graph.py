@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import rules
-from .errors import AnomalyError, PathLimitError
+from .errors import AnomalyError, GradShapeError, PathLimitError
 from .modes import state
 from .numerics import quiet_numpy, restore_numpy
 
@@ -69,13 +69,20 @@ def chain_rule_steps(order: list, seed: Any) -> Iterator[tuple]:
     Gradients of leaves (nodes without parents) accumulate across calls, as in PyTorch;
     gradients of intermediate nodes are reset first, so after the pass they hold this pass's
     ∂root/∂node (and the loop never re-propagates an older pass's gradient).
+
+    Two guards run before a contribution is added: on a tensor edge it must have the parent's
+    shape (:func:`_check_shape`: one comparison; a hand-built node with a wrongly shaped local
+    is refused, naming the edge), and under ``detect_anomaly()`` it must be finite. Under
+    ``detect_anomaly()`` the grads as they were before the pass are kept (``before``), and a
+    failing guard puts them all back first, so a pass that raises changes nothing.
     """
+    anomaly = state.anomaly
+    before = [(node, node.grad) for node in order] if anomaly else ()
     for node in order:
         if node.parents:
             node.grad = node.NO_GRAD
     root = order[-1]
     root.grad = seed if root.grad is None else root.grad + seed
-    anomaly = state.anomaly
     for node in reversed(order):
         upstream = node.grad
         if upstream is None:  # a tensor branch no gradient reached
@@ -85,8 +92,10 @@ def chain_rule_steps(order: list, seed: Any) -> Iterator[tuple]:
                 continue
             local = node.local_grads[index]
             contribution = local * upstream  # the chain rule: one product per edge
+            if contribution.__class__ is not float:  # a tensor edge (a Value's is a float)
+                _check_shape(node, index, parent, upstream, local, contribution, before)
             if anomaly:
-                _check_contribution(node, index, parent, upstream, local, contribution)
+                _check_contribution(node, index, parent, upstream, local, contribution, before)
             accumulated = parent.grad
             parent.grad = contribution if accumulated is None else accumulated + contribution
             yield node, index, parent, upstream, local, contribution
@@ -151,15 +160,57 @@ def _is_finite(x: Any) -> bool:
     return bool(np.all(np.isfinite(x)))
 
 
-def _check_contribution(node, index, parent, upstream, local, contribution) -> None:
+def _refuse(error: Exception, before: Any) -> None:
+    """Put back the grads the pass changed (``before``: under ``detect_anomaly()``), then raise."""
+    for node, grad in before:
+        node.grad = grad
+    raise error
+
+
+def _check_shape(node, index, parent, upstream, local, contribution, before=()) -> None:
+    """A tensor edge's contribution must have its parent's shape (a Value's: a single number).
+
+    Raises:
+        GradShapeError: naming the edge, the op and both shapes (a node whose
+            ``local_grads[index]`` does not map the upstream back onto its parent).
+    """
+    shape = getattr(contribution, "shape", ())
+    expected = getattr(parent.data, "shape", ())
+    if shape == expected:
+        return
+    _refuse(
+        GradShapeError(
+            f"backward: the edge {describe(parent)} → {describe(node)} (operand {index} of op "
+            f"{node.op!r}) gives a gradient of shape {shape} to a parent of shape {expected}: its local "
+            f"{type(local).__name__} times the upstream of shape {getattr(upstream, 'shape', ())} must "
+            f"have the parent's shape (is local_grads[{index}] of a hand-built node wrong?)",
+            op=node.op,
+            index=index,
+            shape=shape,
+            expected=expected,
+        ),
+        before,
+    )
+
+
+def _is_finite(x: Any) -> bool:
+    if isinstance(x, float):
+        return math.isfinite(x)
+    return bool(np.all(np.isfinite(x)))
+
+
+def _check_contribution(node, index, parent, upstream, local, contribution, before=()) -> None:
     if _is_finite(contribution):
         return
-    raise AnomalyError(
-        f"backward: non-finite gradient on the edge {describe(parent)} → {describe(node)} "
-        f"(operand {index} of op {node.op!r}): local {_short(local)} × upstream "
-        f"{_short(upstream)} = {_short(contribution)}",
-        op=node.op,
-        phase="backward",
+    _refuse(
+        AnomalyError(
+            f"backward: non-finite gradient on the edge {describe(parent)} → {describe(node)} "
+            f"(operand {index} of op {node.op!r}): local {_short(local)} × upstream "
+            f"{_short(upstream)} = {_short(contribution)}",
+            op=node.op,
+            phase="backward",
+        ),
+        before,
     )
 
 
