@@ -71,8 +71,8 @@ def chain_rule_steps(order: list, seed: Any) -> Iterator[tuple]:
     ∂root/∂node (and the loop never re-propagates an older pass's gradient).
 
     Two guards run before a contribution is added: on a tensor edge it must have the parent's
-    shape (:func:`_check_shape`: one comparison; a hand-built node with a wrongly shaped local
-    is refused, naming the edge), and under ``detect_anomaly()`` it must be finite. Under
+    shape (one comparison per edge; a hand-built node with a wrongly shaped local is refused,
+    naming the edge: :func:`_refuse_shape`), and under ``detect_anomaly()`` it must be finite. Under
     ``detect_anomaly()`` the grads as they were before the pass are kept (``before``), and a
     failing guard puts them all back first, so a pass that raises changes nothing.
     """
@@ -92,8 +92,10 @@ def chain_rule_steps(order: list, seed: Any) -> Iterator[tuple]:
                 continue
             local = node.local_grads[index]
             contribution = local * upstream  # the chain rule: one product per edge
-            if contribution.__class__ is not float:  # a tensor edge (a Value's is a float)
-                _check_shape(node, index, parent, upstream, local, contribution, before)
+            if contribution.__class__ is not float and (  # a Value's is a float: nothing to check
+                getattr(contribution, "shape", None) != getattr(parent.data, "shape", ())
+            ):
+                _refuse_shape(node, index, parent, upstream, local, contribution, before)
             if anomaly:
                 _check_contribution(node, index, parent, upstream, local, contribution, before)
             accumulated = parent.grad
@@ -154,12 +156,6 @@ def zero_grad(root: Any) -> None:
             node.grad = node.NO_GRAD
 
 
-def _is_finite(x: Any) -> bool:
-    if isinstance(x, float):
-        return math.isfinite(x)
-    return bool(np.all(np.isfinite(x)))
-
-
 def _refuse(error: Exception, before: Any) -> None:
     """Put back the grads the pass changed (``before``: under ``detect_anomaly()``), then raise."""
     for node, grad in before:
@@ -167,17 +163,13 @@ def _refuse(error: Exception, before: Any) -> None:
     raise error
 
 
-def _check_shape(node, index, parent, upstream, local, contribution, before=()) -> None:
-    """A tensor edge's contribution must have its parent's shape (a Value's: a single number).
+def _refuse_shape(node, index, parent, upstream, local, contribution, before) -> None:
+    """Raise GradShapeError for the edge ``parent → node`` whose contribution does not fit.
 
-    Raises:
-        GradShapeError: naming the edge, the op and both shapes (a node whose
-            ``local_grads[index]`` does not map the upstream back onto its parent).
+    A tensor's gradient must have its shape; a Value's must be a single number (shape ``()``).
     """
-    shape = getattr(contribution, "shape", ())
+    shape = getattr(contribution, "shape", None)
     expected = getattr(parent.data, "shape", ())
-    if shape == expected:
-        return
     _refuse(
         GradShapeError(
             f"backward: the edge {describe(parent)} → {describe(node)} (operand {index} of op "
