@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_edu import Tensor, Value, no_grad, optim
+from tinygrad_edu import ShapeError, Tensor, Value, no_grad, optim
 from tinygrad_edu.cli import main
 from tinygrad_edu.numerics import to_float
 
@@ -217,3 +217,34 @@ def test_indexing_with_none_adds_an_axis(index):
     grad[index] = weight  # basic indexing picks each position at most once
     assert t.grad.tolist() == grad.tolist()
     assert y.arg == index or (index is None and y.arg is None)
+
+
+# --- item 8: softmax over an empty axis is empty (PyTorch), reductions over one refuse --------------
+
+
+EMPTY_AXES = [((2, 0), -1), ((0,), 0), ((3, 0, 2), 1), ((0, 3), -1), ((2, 0), 0)]
+
+
+@pytest.mark.parametrize(("shape", "axis"), EMPTY_AXES)
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_over_an_empty_axis_is_empty(op, shape, axis):
+    x = Tensor(np.zeros(shape), requires_grad=True)
+    y = getattr(x, op)(axis=axis)
+    assert y.shape == shape and y.data.size == 0
+    y.backward(np.ones(shape))
+    assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("op", ["mean", "max", "logsumexp"])
+def test_reductions_over_an_empty_axis_still_refuse(op):
+    # their outputs (shape (2,)) would each be the mean / maximum of nothing
+    with pytest.raises(ShapeError, match="nothing to reduce"):
+        getattr(Tensor(np.zeros((2, 0))), op)(axis=1)
+    assert Tensor(np.zeros((2, 0))).sum(axis=1).data.tolist() == [0.0, 0.0]  # the empty sum is 0
+
+
+def test_softmax_of_non_empty_axes_is_unchanged_by_the_empty_case():
+    x = np.array([[1.0, 2.0, 3.0], [-np.inf, 0.0, -np.inf]])
+    s = Tensor(x).softmax(axis=1).data
+    e = np.exp(np.array([1.0, 2.0, 3.0]))
+    assert np.allclose(s[0], e / e.sum()) and s[1].tolist() == [0.0, 1.0, 0.0]

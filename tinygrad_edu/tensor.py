@@ -288,11 +288,16 @@ class Tensor:
         return _apply("logsumexp", trules.logsumexp, (self,), arg)
 
     def softmax(self, axis: int = -1) -> Tensor:
-        """softmax along ``axis``, stable. Local derivative softmax(x)ᵢ(δᵢⱼ − softmax(x)ⱼ)."""
+        """softmax along ``axis``, stable. Local derivative softmax(x)ᵢ(δᵢⱼ − softmax(x)ⱼ).
+
+        An empty ``axis`` gives an empty result (PyTorch's behaviour: no output is undefined),
+        where ``mean``/``max``/``logsumexp`` over an empty axis raise ShapeError.
+        """
         return _apply("softmax", trules.softmax, (self,), one_axis("softmax", self, axis))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        """log softmax along ``axis``, stable. Local derivative δᵢⱼ − softmax(x)ⱼ."""
+        """log softmax along ``axis``, stable. Local derivative δᵢⱼ − softmax(x)ⱼ. An empty
+        ``axis`` gives an empty result, as for :meth:`softmax`."""
         return _apply("log_softmax", trules.log_softmax, (self,), one_axis("log_softmax", self, axis))
 
     # --- shape ops ---

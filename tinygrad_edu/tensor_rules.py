@@ -162,14 +162,23 @@ def stack(m, *inputs):
 
 
 def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
-    """x − max(x) along ``axis`` (0 where the max is not finite): exp of it never overflows."""
-    c = x.max(axis=axis, keepdims=True)
+    """x − max(x) along ``axis`` (0 where the max is not finite): exp of it never overflows.
+
+    An empty ``axis`` has no maximum (``initial=−inf`` stands in for it): the result is empty.
+    """
+    c = x.max(axis=axis, keepdims=True, initial=-np.inf)
     return x - np.where(np.isfinite(c), c, 0).astype(x.dtype)
 
 
 @rule("softmax", "softmax", "eˣⁱ / Σⱼ eˣʲ", "softmax(x)ᵢ(δᵢⱼ − softmax(x)ⱼ)")
 def softmax(m, x, axis):
-    """softmax along ``axis``, computed from x − max x (stable for ±1000)."""
+    """softmax along ``axis``, computed from x − max x (stable for ±1000).
+
+    NOTE: along an empty axis (shape (2, 0), axis −1) the result is empty too, as in PyTorch:
+    softmax keeps the input's shape, so no output element is undefined. (The reductions
+    ``mean``/``max``/``logsumexp`` refuse an empty axis instead: each of their outputs would be
+    a mean or maximum of nothing.)
+    """
     e = np.exp(_shifted(x, axis))
     s = e / e.sum(axis=axis, keepdims=True)
     return s, (SoftmaxJacobian(s, axis),)
@@ -177,7 +186,10 @@ def softmax(m, x, axis):
 
 @rule("log_softmax", "log softmax", "xᵢ − ln Σⱼ eˣʲ", "δᵢⱼ − softmax(x)ⱼ")
 def log_softmax(m, x, axis):
-    """log softmax along ``axis``: (x − c) − ln Σ exp(x − c) with c = max x; never log(0)."""
+    """log softmax along ``axis``: (x − c) − ln Σ exp(x − c) with c = max x; never log(0).
+
+    NOTE: an empty ``axis`` gives an empty result, as for :func:`softmax`.
+    """
     z = _shifted(x, axis)
     e = np.exp(z)
     s = e.sum(axis=axis, keepdims=True)
