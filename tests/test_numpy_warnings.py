@@ -8,6 +8,7 @@ an entry in :data:`CALLS` fails here until someone says how to call it.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -140,3 +141,24 @@ def test_optimisers_and_clipping_are_silent_on_non_finite_gradients():
         p.grad = np.array([1e308, -1e308])
         assert optim.clip_grad_norm_([p], 1.0) == pytest.approx(1e308 * np.sqrt(2), rel=1e-12)
         opt.step()
+
+
+def test_reading_an_extreme_graph_is_silent_edges_gains_and_pictures():
+    viz = pytest.importorskip("viz")
+    x = Tensor([1e200, -np.inf, np.nan, 0.0], requires_grad=True, label="x")
+    y = (x * 1e200).exp().sum() + (x * x).sum()
+    y.backward()
+    g = trace(y)
+    gains = [e.gain for e in g.edges]
+    assert len(gains) == len(g.edges)
+    assert "digraph" in viz.draw(y).source
+
+
+def test_norm_does_not_overflow_or_underflow():
+    from tinygrad_edu.graph import norm
+
+    assert norm(np.array([1e200, 1e200])) == pytest.approx(math.hypot(1e200, 1e200), rel=1e-15)
+    assert norm(np.array([1e-200, 0.0])) == 1e-200  # squaring first would give 0
+    assert norm(np.array([3.0, 4.0], np.float32)) == 5.0
+    assert norm(np.array([np.inf, 1.0])) == np.inf and np.isnan(norm(np.array([np.nan, 1.0])))
+    assert norm(np.zeros((0, 3))) == 0.0 and norm(-2.5) == 2.5

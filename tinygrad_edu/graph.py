@@ -210,10 +210,18 @@ def _check_contribution(node, index, parent, upstream, local, contribution, befo
 
 
 def norm(x: Any) -> float:
-    """‖x‖: |x| for a number, the Frobenius norm for an array."""
+    """‖x‖: |x| for a number, the Frobenius norm for an array.
+
+    Computed as m·‖x/m‖ with m = max |xᵢ|, so ‖[1e200, 1e200]‖ is 1.41e200 (squaring first
+    would overflow to inf) and ‖[1e-200]‖ is 1e-200, not 0; inf or nan anywhere gives inf or nan.
+    """
     if isinstance(x, (float, int)):
         return abs(float(x))
-    return float(np.sqrt(np.sum(np.square(x, dtype=np.float64))))
+    magnitudes = np.abs(np.asarray(x, dtype=np.float64))
+    largest = float(np.max(magnitudes)) if magnitudes.size else 0.0
+    if largest == 0.0 or not math.isfinite(largest):
+        return largest
+    return largest * float(np.sqrt(np.sum(np.square(magnitudes / largest))))
 
 
 class Edge:
