@@ -248,3 +248,16 @@ def test_softmax_of_non_empty_axes_is_unchanged_by_the_empty_case():
     s = Tensor(x).softmax(axis=1).data
     e = np.exp(np.array([1.0, 2.0, 3.0]))
     assert np.allclose(s[0], e / e.sum()) and s[1].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_a_huge_leaky_slope_is_refused_as_not_finite():
+    # a slope of 10**400 is inf in IEEE terms: refused like inf, not an OverflowError
+    from tinygrad_edu import nn
+
+    for make in (
+        lambda: Value(1.0).leaky_relu(HUGE),
+        lambda: Tensor([1.0]).leaky_relu(HUGE),
+        lambda: nn.LeakyReLU(HUGE),
+    ):
+        with pytest.raises(TypeError, match="finite real number"):
+            make()

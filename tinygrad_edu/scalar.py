@@ -286,8 +286,8 @@ def check_slope(slope: Any, where: str = "leaky_relu", name: str = "slope") -> f
     Raises:
         TypeError: ``slope`` is not a finite real number (or is a bool).
     """
-    if not isinstance(slope, Real) or isinstance(slope, bool) or not math.isfinite(slope):
-        raise TypeError(f"{where}: {name} must be a finite real number, got {slope!r}")
+    if not isinstance(slope, Real) or isinstance(slope, bool) or not math.isfinite(to_float(slope)):
+        raise TypeError(f"{where}: {name} must be a finite real number, got {slope!r:.40}")  # 10**400: inf
     return float(slope)
 
 
