@@ -203,13 +203,13 @@ class Tensor:
         return _binary("pow", rules.pow_, _lift(base, self, "**"), self)
 
     def __neg__(self) -> Tensor:
-        return _unary("neg", rules.neg, self)
+        return _unary("neg", rules.neg, self, quiet=False)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __abs__(self) -> Tensor:
-        return _unary("abs", rules.abs_, self)
+        return _unary("abs", rules.abs_, self, quiet=False)
 
     def __matmul__(self, other: Any) -> Tensor:
         return _matmul(self, _lift(other, self, "@"))
@@ -233,7 +233,7 @@ class Tensor:
 
     def tanh(self) -> Tensor:
         """tanh x; local derivative 1 − tanh²x."""
-        return _unary("tanh", rules.tanh, self)
+        return _unary("tanh", rules.tanh, self, quiet=False)
 
     def sigmoid(self) -> Tensor:
         """σ(x) (stable for ±1000); local derivative σ(x)(1 − σ(x)) ≤ 0.25."""
@@ -241,7 +241,7 @@ class Tensor:
 
     def relu(self) -> Tensor:
         """max(x, 0); local derivative 1 where x > 0, else 0."""
-        return _unary("relu", rules.relu, self)
+        return _unary("relu", rules.relu, self, quiet=False)
 
     def leaky_relu(self, slope: float = 0.01) -> Tensor:
         """x where x > 0, else slope·x; local derivative 1 or slope."""
@@ -257,7 +257,7 @@ class Tensor:
 
     def abs(self) -> Tensor:
         """|x|; local derivative sign(x) (0 at 0)."""
-        return _unary("abs", rules.abs_, self)
+        return _unary("abs", rules.abs_, self, quiet=False)
 
     def sin(self) -> Tensor:
         """sin x; local derivative cos x."""
@@ -308,17 +308,19 @@ class Tensor:
 
     def reshape(self, *shape: Any) -> Tensor:
         """Same elements in a new shape (``reshape(2, 3)`` or ``reshape((2, -1))``)."""
-        return _apply("reshape", trules.reshape, (self,), new_shape(self, shape))
+        return _apply("reshape", trules.reshape, (self,), new_shape(self, shape), quiet=False)
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute the axes (``transpose()`` reverses them, as numpy)."""
-        return _apply("transpose", trules.transpose, (self,), permutation("transpose", self, axes))
+        return _apply(
+            "transpose", trules.transpose, (self,), permutation("transpose", self, axes), quiet=False
+        )
 
     def permute(self, *axes: Any) -> Tensor:
         """Permute the axes into the given order (every axis named once)."""
         if not axes:
             raise TypeError("permute: give the new order of the axes, e.g. permute(1, 0)")
-        return _apply("transpose", trules.transpose, (self,), permutation("permute", self, axes))
+        return _apply("transpose", trules.transpose, (self,), permutation("permute", self, axes), quiet=False)
 
     @property
     def T(self) -> Tensor:
@@ -330,7 +332,7 @@ class Tensor:
         picked more than once accumulate."""
         index = normalize_index(index)
         try:
-            return _apply("getitem", trules.getitem, (self,), index)
+            return _apply("getitem", trules.getitem, (self,), index, quiet=False)
         except IndexError as error:
             raise IndexError(
                 f"getitem: index [{index_text(index)}] does not fit a tensor of shape {self.shape}: {error}"
@@ -440,7 +442,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     others = {s[:axis] + s[axis + 1 :] for s in shapes}
     if len(others) > 1:
         raise ShapeError(f"concatenate: shapes {shapes} must agree on every axis except axis {axis}")
-    return _apply("concatenate", trules.concatenate, tuple(tensors), axis)
+    return _apply("concatenate", trules.concatenate, tuple(tensors), axis, quiet=False)
 
 
 def stack(tensors: Any, axis: int = 0) -> Tensor:
@@ -450,7 +452,7 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
     if len(set(shapes)) > 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {shapes}")
     axis = check_axis("stack", axis, shapes[0] + (1,))
-    return _apply("stack", trules.stack, tuple(tensors), axis)
+    return _apply("stack", trules.stack, tuple(tensors), axis, quiet=False)
 
 
 # --- operands: Python numbers and arrays as Tensors ----------------------------------------------
@@ -527,15 +529,24 @@ def _node(data: np.ndarray, op: str, arg: Any, inputs: tuple, local_grads: tuple
     return node
 
 
-def _unary(op: str, compute: Any, x: Tensor, arg: Any = None) -> Tensor:
-    token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings
+#: The rules whose numpy calls raise no floating-point error on any input (±inf, nan, 1e308,
+#: subnormals): sign flips, comparisons, indexing and copies. tanh's 1 − y² can only underflow,
+#: which numpy ignores unless asked to (np.seterr(under=...)). Their ops skip silencing numpy
+#: (``quiet=False``), which costs about 0.2 µs, as much as a tiny op's own arithmetic;
+#: tests/test_numpy_warnings.py checks every op with warnings raised as errors.
+SILENT = ("neg", "abs", "relu", "tanh", "reshape", "transpose", "getitem", "concatenate", "stack")
+
+
+def _unary(op: str, compute: Any, x: Tensor, arg: Any = None, quiet: bool = True) -> Tensor:
+    token = quiet_numpy() if quiet else None  # IEEE results (inf, nan) without numpy's warnings
     try:
         if arg is None:
             out, (local,) = compute(_AM, x.data)
         else:
             out, (local,) = compute(_AM, x.data, arg)
     finally:
-        restore_numpy(token)
+        if token is not None:
+            restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if x.requires_grad and _state.grad_enabled:
@@ -605,10 +616,10 @@ def _fit(local: Any, parent: Tensor, out: np.ndarray) -> Any:
 NO_ARG = object()
 
 
-def _apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG) -> Tensor:
+def _apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG, quiet: bool = True) -> Tensor:
     """Build a node of a tensor rule (matmul, reductions, shape ops, softmax, losses)."""
     datas = [t.data for t in inputs]
-    token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings
+    token = quiet_numpy() if quiet else None  # IEEE results (inf, nan) without numpy's warnings
     try:
         if arg is NO_ARG:
             out, locals_ = compute(_AM, *datas)
@@ -616,7 +627,8 @@ def _apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG) -> Tensor:
         else:
             out, locals_ = compute(_AM, *datas, arg)
     finally:
-        restore_numpy(token)
+        if token is not None:
+            restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if _state.grad_enabled and any(t.requires_grad for t in inputs):
