@@ -185,3 +185,16 @@ def test_ops_that_skip_silencing_numpy_cannot_raise_a_floating_point_error(op, d
             "stack": lambda: stack([a, b]),
         }[op]()
     assert results.op == op
+
+
+def test_reading_contributions_that_overflow_is_silent():
+    # backward computes 1e200 × 1e200 = inf quietly; reading the edge again (gain, layers,
+    # pictures) multiplies again and must be as quiet
+    a = Tensor([1e-300], requires_grad=True)
+    loss = ((a * 1e200) * 1e200).sum()
+    loss.backward()
+    g = trace(loss)
+    assert a.grad[0] == np.inf
+    assert any(e.contribution is not None and np.isinf(e.contribution).all() for e in g.edges)
+    assert [e.gain for e in g.edges]
+    assert g.layers() is not None

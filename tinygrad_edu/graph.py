@@ -258,7 +258,11 @@ class Edge:
         upstream = self.child.grad
         if upstream is None or not self.parent.requires_grad:
             return None
-        return self.local * upstream
+        token = quiet_numpy()  # as in the backward loop: 1e200 × 1e200 is inf, silently
+        try:
+            return self.local * upstream
+        finally:
+            restore_numpy(token)
 
     @property
     def gain(self) -> float | None:
