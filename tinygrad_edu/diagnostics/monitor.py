@@ -16,6 +16,7 @@ from ..graph import norm
 from .judge import _judge
 from .measure import _layers_of, _loss_value, _measure
 from .report import Diagnosis, StepRecord, _ratio
+from .through_time import recurrent_modules
 
 
 class GradientMonitor:
@@ -50,9 +51,10 @@ class GradientMonitor:
 
     def __init__(self, model: Any):
         layers = _layers_of(model)
-        if not layers:
+        if not layers and not recurrent_modules(model):
             raise ValueError(
-                f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter to watch"
+                f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter "
+                "and no recurrent module (nn.RNN/LSTM/GRU) to watch"
             )
         self.model = model
         self.history: list[StepRecord] = []
@@ -116,11 +118,22 @@ class GradientMonitor:
             return series
         return {name: values[step] for name, values in series.items()}
 
-    def report(self) -> Diagnosis:
-        """The verdict over the recorded steps (ratios from the last :data:`RECENT_STEPS`)."""
+    def report(self, upto: int | None = None) -> Diagnosis:
+        """The verdict over the recorded steps (ratios from the last :data:`RECENT_STEPS`).
+
+        ``upto``: judge only the first ``upto`` steps, as ``report()`` would have said right after
+        step ``upto − 1`` (a dashboard's verdict timeline is ``report(upto=k + 1)`` for every k).
+        """
         if not self.history:
             raise ValueError("GradientMonitor.report: nothing recorded yet; call record() after backward()")
-        return _judge(self.history)
+        if upto is None:
+            return _judge(self.history)
+        if not isinstance(upto, int) or isinstance(upto, bool) or not 1 <= upto <= len(self.history):
+            raise ValueError(
+                f"GradientMonitor.report: upto must be an int from 1 to {len(self.history)} "
+                f"(the steps recorded), got {upto!r}"
+            )
+        return _judge(self.history[:upto])
 
     def __len__(self) -> int:
         return len(self.history)
@@ -145,17 +158,24 @@ def diagnose(
     model for you to inspect. The parameters are never changed.
 
     Raises:
-        ValueError: a model without a layer that has a `weight` (checked before any backward), no
-            gradient to judge (no backward yet and no inputs), or inputs without targets.
+        ValueError: a model without a layer that has a `weight` and without a recurrent module
+            (checked before any backward), no gradient to judge (no backward yet and no
+            inputs), or inputs without targets.
     """
     layers = _layers_of(model)  # checked first: a model without layers never runs backward
-    if not layers:
-        raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
+    recurrent = recurrent_modules(model)
+    if not layers and not recurrent:
+        raise ValueError(
+            f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter "
+            "and no recurrent module (nn.RNN/LSTM/GRU)"
+        )
     if inputs is not None:
         if targets is None:
             raise ValueError("diagnose: inputs given without targets")
         loss = _one_backward(model, inputs, targets, loss_fn)
-    if all(layer._parameters["weight"].grad is None for _, layer, _ in layers):
+    weights = [layer._parameters["weight"] for _, layer, _ in layers]
+    weights += [p for _, module in recurrent for p in module.parameters()]
+    if all(weight.grad is None for weight in weights):
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
