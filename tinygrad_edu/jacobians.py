@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .graph import fmt as _num
-from .graph import norm as _norm
+from .numerics import norm
 
 
 def broadcast_axes(shape: tuple, target: tuple) -> tuple:
@@ -208,11 +208,11 @@ class _MatmulOperand(Local):
         return _batch_note(self.shape, self.other.shape)
 
     def __repr__(self) -> str:
-        name, norm = self.other_name, _norm(self.other)
-        return f"{type(self).__name__}({self.applied}, {name}: shape {self.other.shape}, ‖{name}‖={norm:.3g})"
+        name, size = self.other_name, norm(self.other)
+        return f"{type(self).__name__}({self.applied}, {name}: shape {self.other.shape}, ‖{name}‖={size:.3g})"
 
     def summary(self) -> str:
-        return f"{self.other_name}ᵀ, ‖{self.other_name}‖={_norm(self.other):.3g}"
+        return f"{self.other_name}ᵀ, ‖{self.other_name}‖={norm(self.other):.3g}"
 
 
 class MatmulLeft(_MatmulOperand):

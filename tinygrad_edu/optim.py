@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GradError, ShapeError
-from .numerics import ScalarMath, to_float
+from .numerics import ScalarMath, combined_norm, to_float
 
 __all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm_", "clip_grad_value_"]
 
@@ -298,6 +298,8 @@ def total_norm(grads: Iterable[np.ndarray], norm_type: float = 2.0) -> float:
         return 0.0
     if not all(np.all(np.isfinite(g)) for g in grads):
         return math.nan if any(np.isnan(g).any() for g in grads) else math.inf
+    if norm_type == 2.0:
+        return combined_norm(grads) or 0.0  # the package's one overflow-safe 2-norm
     if norm_type == math.inf:
         return float(max(np.max(np.abs(g)) if g.size else 0.0 for g in grads))
     # Σ over tensors of ‖g‖_p^p, then the p-th root; scaled by the largest entry to avoid

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.graph import fmt as engine_fmt
+from tinygrad_edu.numerics import norm
 
 #: Diverging scale from "shrunk a lot" (deep blue) through "unchanged" (near white) to "grown a
 #: lot" (deep red): ColorBrewer RdBu, 11 classes, blue end first.
@@ -80,20 +81,12 @@ def fmt_shape(shape: tuple) -> str:
 
 
 def magnitude(x: Any) -> float | None:
-    """‖x‖: |x| for a number, the Frobenius norm for an array, ``None`` for no gradient."""
-    if x is None:
-        return None
-    if isinstance(x, (float, int)):
-        return abs(float(x))
-    arr = np.asarray(x, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if not np.all(np.isfinite(arr)):
-            return math.nan if np.any(np.isnan(arr)) else math.inf
-        # scale first so that squaring 1e200 does not overflow to inf
-        scale = float(np.max(np.abs(arr))) if arr.size else 0.0
-        if scale == 0.0:
-            return 0.0
-        return scale * float(np.sqrt(np.sum(np.square(arr / scale))))
+    """‖x‖: |x| for a number, the Frobenius norm for an array, ``None`` for no gradient.
+
+    The engine's one overflow-safe norm (:func:`tinygrad_edu.numerics.norm`), so a picture's
+    magnitude and a printed gain agree (1e200 entries give 2e200, not inf).
+    """
+    return None if x is None else norm(x)
 
 
 def status(m: float | None) -> str:

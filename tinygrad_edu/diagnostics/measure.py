@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import diagnostics
-from ..graph import norm
+from ..numerics import combined_norm, norm
 from ..optim import total_norm
 from .report import LayerStats, StepRecord
 from .through_time import gradient_over_time, recurrent_modules
@@ -86,20 +86,18 @@ def _measure(model: Any, step: int, loss: Any) -> StepRecord:
             _measure_activation(stats, model, activation)
         nonfinite += stats.nonfinite
         layers[name] = stats
-    through_time, weight_squares = {}, 0.0
+    through_time, recurrent_weights = {}, []
     for name, module in recurrent_modules(model):  # their parameters count in the totals too
         own = [(_array(p.data), _array(p.grad)) for p in module.parameters()]
         nonfinite += _count_nonfinite(*(a for pair in own for a in pair))
         grads.extend(g for _, g in own if g is not None)
-        weight_squares += sum(
-            norm(_array(p.data)) ** 2 for n, p in module.named_parameters() if n.startswith("weight")
-        )
+        recurrent_weights += [_array(p.data) for n, p in module.named_parameters() if n.startswith("weight")]
         if module.hidden_states and any(p.grad is not None for p in module.parameters()):
             through_time[name] = [float(v) for v in gradient_over_time(module)]
     loss_value = _loss_value(loss)
     if loss_value is not None and not math.isfinite(loss_value):
         nonfinite += 1
-    weights = math.sqrt(sum(stats.weight_norm**2 for stats in layers.values()) + weight_squares)
+    weights = combined_norm([stats.weight_norm for stats in layers.values()] + recurrent_weights) or 0.0
     return StepRecord(step, loss_value, layers, _total_norm(grads), weights, nonfinite, through_time)
 
 
@@ -116,7 +114,11 @@ def _measure_activation(stats: LayerStats, model: Any, activation: Any) -> None:
     if a.ndim == 0 or a.size == 0:
         return
     if activation.kind in _DERIVATIVE_MAX:
-        derivative = activation.derivative_from_output(a)
+        # The activation node stores its local derivative σ′ or tanh′ elementwise (the one
+        # derivative table, rules.py); without it (built under no_grad) nothing is counted.
+        if not getattr(output, "local_grads", ()):
+            return
+        derivative = _array(output.local_grads[0])
         limit = diagnostics.SATURATION_DERIVATIVE * _DERIVATIVE_MAX[activation.kind]
         stats.saturated_fraction = float(np.mean(derivative < limit))
     elif activation.kind == "relu":

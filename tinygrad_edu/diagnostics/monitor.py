@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import norm
+from ..numerics import norm
 from .judge import _judge
 from .measure import _layers_of, _loss_value, _measure
 from .report import Diagnosis, StepRecord, _ratio

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import GradError, ShapeError
-from ..graph import norm
 from ..losses import cross_entropy
+from ..numerics import norm
 from ..tensor import Tensor
 
 __all__ = ["Segment", "PathLengths", "path_lengths", "path_counts"]

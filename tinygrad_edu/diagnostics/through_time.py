@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import Graph, norm, trace
+from ..graph import Graph, trace
+from ..numerics import norm
 
 __all__ = ["gradient_over_time", "through_time_ratio", "recurrent_modules"]
 

@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 
 from .. import Tensor, nn
-from ..graph import norm
 from ..losses import cross_entropy
+from ..numerics import norm
 from ..optim import SGD
 from .common import Progress, format_table, make_result, rng, run_experiment, say
 from .data import digits

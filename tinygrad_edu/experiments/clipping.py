@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .. import Tensor, mse_loss
+from ..numerics import norm
 from ..optim import SGD, clip_grad_norm_
 from .common import Progress, format_table, make_result, number, rng, run_experiment, say
 
@@ -132,7 +133,7 @@ def train_chain(
             optimizer.zero_grad()
             loss.backward()
             if clip is None:
-                norms.append(float(np.sqrt(np.sum(W.grad**2))))
+                norms.append(norm(W.grad))
             else:
                 norms.append(float(clip_grad_norm_([W], max_norm=clip)))
             optimizer.step()

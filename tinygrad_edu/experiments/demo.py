@@ -27,9 +27,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import Tensor, Value, cross_entropy, nn, trace
+from ..numerics import norm
 from .common import Progress, format_table, output_dir, rng, say, small_matrices
 from .data import moons
 
@@ -46,7 +45,7 @@ def build_net(activation: str, depth: int, width: int, seed: int) -> nn.MLP:
 def layer_gradients(net: nn.MLP) -> dict[str, float]:
     """‖∂L/∂W‖ of every Linear layer, input side first, named L1, L2, … (read from ``weight.grad``)."""
     linears = [m for m in net.layers if isinstance(m, nn.Linear)]
-    return {f"L{i + 1}": float(np.linalg.norm(m.weight.grad)) for i, m in enumerate(linears)}
+    return {f"L{i + 1}": norm(m.weight.grad) for i, m in enumerate(linears)}
 
 
 def layer_gains(loss: Tensor) -> dict[str, dict[str, float]]:

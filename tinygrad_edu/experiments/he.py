@@ -37,6 +37,7 @@ import numpy as np
 
 from .. import Tensor, cross_entropy, nn
 from ..modes import no_grad
+from ..numerics import norm
 from ..optim import SGD
 from .common import Progress, format_table, make_result, rng, run_experiment, say
 from .data import digits_split
@@ -70,7 +71,7 @@ def at_init(net: nn.MLP, X: np.ndarray, labels: np.ndarray) -> tuple[list[float]
             stds.append(float(h.data.std()))
     net.zero_grad()
     cross_entropy(h, labels).backward()
-    norms = [float(np.linalg.norm(m.weight.grad)) for m in net.layers if isinstance(m, nn.Linear)]
+    norms = [norm(m.weight.grad) for m in net.layers if isinstance(m, nn.Linear)]
     return stds, norms
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import Tensor, binary_cross_entropy_with_logits, nn
 from ..modes import no_grad
+from ..numerics import norm
 from ..optim import SGD
 from .common import Progress, format_table, make_result, rng, run_experiment, say
 from .data import digits, one_hot
@@ -74,7 +75,7 @@ def speeds(net: nn.MLP, X: Tensor, Y: np.ndarray) -> tuple[list[float], float]:
     loss = cost(net, X, Y)
     loss.backward()
     hidden = [layer for layer in net.layers if isinstance(layer, nn.Linear)][:-1]
-    return [float(np.linalg.norm(layer.bias.grad)) for layer in hidden], loss.item()
+    return [norm(layer.bias.grad) for layer in hidden], loss.item()
 
 
 def accuracy(net: nn.MLP, X: Tensor, labels: np.ndarray) -> float:

@@ -27,8 +27,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from ..scalar import check_slope
 from .init import DEFAULT_LEAKY_SLOPE, calculate_gain
 from .module import Module
@@ -60,13 +58,6 @@ class Activation(Module):
         """The init gain that keeps the signal's variance through this activation."""
         return calculate_gain(self.kind)
 
-    def derivative_from_output(self, output: np.ndarray) -> np.ndarray | None:
-        """The local derivative computed from the output alone, or None if that is impossible.
-
-        The diagnostics use it to count saturated units without re-running the forward pass.
-        """
-        return None
-
 
 class Sigmoid(Activation):
     """σ(x) = 1 / (1 + e⁻ˣ); local derivative σ(x)(1 − σ(x)), at most 1/4 (at x = 0)."""
@@ -75,9 +66,6 @@ class Sigmoid(Activation):
 
     def forward(self, x: Any) -> Any:
         return x.sigmoid()
-
-    def derivative_from_output(self, output: np.ndarray) -> np.ndarray:
-        return output * (1.0 - output)
 
 
 class Tanh(Activation):
@@ -88,9 +76,6 @@ class Tanh(Activation):
     def forward(self, x: Any) -> Any:
         return x.tanh()
 
-    def derivative_from_output(self, output: np.ndarray) -> np.ndarray:
-        return 1.0 - output * output
-
 
 class ReLU(Activation):
     """max(x, 0); local derivative 1 for x > 0, else 0 (we use 0 at the kink x = 0)."""
@@ -99,9 +84,6 @@ class ReLU(Activation):
 
     def forward(self, x: Any) -> Any:
         return x.relu()
-
-    def derivative_from_output(self, output: np.ndarray) -> np.ndarray:
-        return (output > 0).astype(np.float64)
 
 
 class LeakyReLU(Activation):
@@ -118,9 +100,6 @@ class LeakyReLU(Activation):
 
     def gain(self) -> float:
         return calculate_gain("leaky_relu", self.negative_slope)
-
-    def derivative_from_output(self, output: np.ndarray) -> np.ndarray:
-        return np.where(output > 0, 1.0, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"

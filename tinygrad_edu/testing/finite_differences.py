@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..modes import no_grad
+from ..numerics import norm
 from ..scalar import Value
 from ..tensor import Tensor
 from .report import InputCheck
@@ -248,7 +249,7 @@ def _full_check(probe: _Probe, eps: float, atol: float, rtol: float) -> list[Inp
 
 def _unit(rng: np.random.Generator, size: int) -> np.ndarray:
     vector = rng.standard_normal(size)
-    length = float(np.linalg.norm(vector))
+    length = norm(vector)
     return vector / length if length > 0 else vector
 
 
