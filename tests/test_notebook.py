@@ -12,7 +12,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from test_viz_support import needs
+from viz_helpers import needs
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "tour.ipynb"
 HAS_NOTEBOOK_TOOLS = all(

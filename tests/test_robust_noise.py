@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from test_viz_support import needs_pygraphviz
+from viz_helpers import needs_pygraphviz
 
 from viz import backends
 

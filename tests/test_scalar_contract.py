@@ -1,4 +1,4 @@
-"""The scalar contract of DESIGN.md, example by example."""
+"""The scalar contract of `Value` (its documented behaviour), example by example."""
 
 import math
 import sys

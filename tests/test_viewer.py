@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_viz_support import needs
+from viz_helpers import needs
 
 import viz
 from tinygrad_edu import Tensor, Value, detect_anomaly, nn, trace

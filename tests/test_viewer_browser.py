@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
 from test_viewer import HOSTILE, diamond, hostile_graph, page_data, tensor_mlp
-from test_viz_support import needs
+from viz_helpers import needs
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

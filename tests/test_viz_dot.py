@@ -9,7 +9,7 @@ import sys
 
 import graphviz
 import pytest
-from test_viz_support import design_example, edge_labels, label_text, needs_pygraphviz, parse_dot
+from viz_helpers import design_example, edge_labels, label_text, needs_pygraphviz, parse_dot
 
 import viz
 from tinygrad_edu import PathLimitError, Value, name_scope, trace

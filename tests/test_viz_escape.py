@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from test_viz_support import (
+from viz_helpers import (
     HAS_DOT,
     canon,
     label_text,

@@ -7,7 +7,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from test_viz_support import HAS_MATPLOTLIB, needs
+from viz_helpers import HAS_MATPLOTLIB, needs
 
 import viz
 from tinygrad_edu import Value, name_scope

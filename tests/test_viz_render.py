@@ -8,7 +8,7 @@ import struct
 import sys
 
 import pytest
-from test_viz_support import (
+from viz_helpers import (
     HAS_DOT,
     HAS_PYGRAPHVIZ,
     ON_CI,

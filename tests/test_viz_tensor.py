@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from test_viz_support import (
+from viz_helpers import (
     HAS_MATPLOTLIB,
     edge_labels,
     label_text,

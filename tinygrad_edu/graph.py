@@ -371,9 +371,13 @@ class Graph:
 
     def count_paths(self, leaf: Any) -> int:
         """How many distinct root → ``leaf`` paths there are (edges with multiplicity)."""
-        return self._paths_to(leaf)[self.root]
+        return self._path_counts(leaf)[self.root]
 
-    def _paths_to(self, leaf: Any) -> dict:
+    def _path_counts(self, leaf: Any) -> dict:
+        """node → how many distinct node → ``leaf`` paths there are (1 at ``leaf``, 0 off its cone).
+
+        Counted in one pass in topological order: a node's count is the sum of its parents'.
+        """
         if leaf not in self.ids:
             raise ValueError(f"{describe(leaf)} is not part of this graph")
         count = {node: 0 for node in self.nodes}
@@ -389,7 +393,7 @@ class Graph:
         sum over paths). Raises :class:`PathLimitError` *before* enumerating when there are
         more than ``limit`` paths: their number can grow exponentially with depth.
         """
-        count = self._paths_to(leaf)
+        count = self._path_counts(leaf)
         total = count[self.root]
         if total > limit:
             raise PathLimitError(

@@ -52,9 +52,6 @@ class Drawing(graphviz.Digraph):
     def _repr_image_png(self) -> bytes:
         return backends.render_bytes(self.source, "png")
 
-    def _repr_image_jpeg(self) -> bytes:
-        return backends.render_bytes(self.source, "jpeg")
-
     def svg(self, renderer: str = "auto") -> str:
         """The drawing as SVG text (through :mod:`viz.backends`)."""
         return backends.render_bytes(self.source, "svg", renderer=renderer).decode("utf-8")

@@ -198,11 +198,6 @@ def pictures(result: dict, folder: Path) -> list[Path]:
     ]
 
 
-def _nan_note(run_: dict) -> str:
-    step = run_["first_nonfinite_step"]
-    return "" if step is None else f"no clipping: the loss is NaN from step {step} on"
-
-
 def table(result: dict) -> str:
     res = result["results"]
     lengths = result["config"]["lengths"]

@@ -86,15 +86,16 @@ def worked_neuron() -> tuple[Value, dict[str, Value]]:
     return L, {"w": w, "x": x, "b": b}
 
 
-def sigmoid_chain(x: float = 0.5, length: int = CHAIN_LENGTH) -> tuple[Value, Value]:
-    """``h_k = σ(h_{k−1})`` from ``h_0 = x``, after backward: returns ``(x, h_length)``."""
-    leaf = Value(x, label="x")
-    h = leaf
+def sigmoid_chain(length: int = CHAIN_LENGTH, x: float = 0.5) -> Value:
+    """``h_k = σ(h_{k−1})`` from ``h_0 = x``: every edge multiplies the gradient by σ' ≤ 0.25.
+
+    Returns ``h_length`` before backward (the one builder: the demo and ``viz.viewer`` use it).
+    """
+    h = Value(x, label="x")
     for k in range(1, length + 1):
         h = h.sigmoid()
         h.label = f"h{k}"
-    h.backward()
-    return leaf, h
+    return h
 
 
 def run(
@@ -123,8 +124,10 @@ def run(
             gradients[activation] = layer_gradients(net)
             gains[activation] = layer_gains(loss)
             say(progress, f"{activation}: forward and backward through {depth} hidden layers")
-    x, h = sigmoid_chain()
+    h = sigmoid_chain()
+    h.backward()
     graph = trace(h)
+    (x,) = graph.leaves
     report = {
         "config": {"depth": depth, "width": width, "points": len(X), "inits": NETS, "seed": seed},
         "gradients": gradients,

@@ -167,11 +167,6 @@ class ExpressionDag:
     def n_inputs(self) -> int:
         return len(self.inputs)
 
-    @property
-    def ops_used(self) -> frozenset[str]:
-        """The ops of all steps (guards included)."""
-        return frozenset(step.op for step in self.steps)
-
     def new_inputs(self, prefix: str = "x") -> list[Value]:
         """Fresh leaf ``Value`` s holding :attr:`inputs`, labelled ``x0, x1, ...``."""
         return [Value(x, label=f"{prefix}{i}") for i, x in enumerate(self.inputs)]

@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from tinygrad_edu.errors import OutputNameError, OutputPathError, TinygradEduError
+from tinygrad_edu.experiments import demo
 from tinygrad_edu.expr import FUNCTIONS, ExpressionError, parse, parse_assignments
 from tinygrad_edu.graph import fmt
 from tinygrad_edu.outputs import file_name, output_folder
@@ -36,12 +37,8 @@ CHAIN_LENGTH = 8
 
 
 def sigmoid_chain(length: int = CHAIN_LENGTH, x: float = 0.5) -> Value:
-    """``h_k = σ(h_{k−1})`` from ``h_0 = x``: every edge multiplies the gradient by σ' ≤ 0.25."""
-    h = Value(x, label="x")
-    for k in range(1, length + 1):
-        h = h.sigmoid()
-        h.label = f"h{k}"
-    return h
+    """``h_k = σ(h_{k−1})`` from ``h_0 = x`` (:func:`tinygrad_edu.experiments.demo.sigmoid_chain`)."""
+    return demo.sigmoid_chain(length, x)
 
 
 def small_mlp(seed: int = 0) -> Value:

@@ -43,7 +43,7 @@ needs_renderer = needs(HAS_DOT or HAS_PYGRAPHVIZ, "no Graphviz renderer (system 
 
 
 def design_example(backward: bool = True):
-    """``y = tanh(a·b + 1)`` with a=2, b=−3 (DESIGN.md's example); returns (a, b, y)."""
+    """``y = tanh(a·b + 1)`` with a=2, b=−3 (the classic micrograd example); returns (a, b, y)."""
     a = Value(2.0, label="a")
     b = Value(-3.0, label="b")
     y = (a * b + 1).tanh()
