@@ -53,9 +53,34 @@ def symbol_of(node: Any) -> str:
     return entry.symbol if entry is not None else node.op
 
 
-#: The ``arg`` of a constant leaf made from a Python number inside an op (the ``1`` of
-#: ``x + 1``): not a parameter, not an input; pictures and formulas name it by its value.
-LIFTED = "lifted number"
+class LiftedNumber:
+    """The flag a constant leaf made from a Python number inside an op carries as its ``arg``.
+
+    The ``1`` of ``x + 1`` is neither a parameter nor an input; pictures and formulas name it
+    by its value. There is exactly one instance, :data:`LIFTED` (compared by identity, kept by
+    ``copy``/``pickle``); test for it with :func:`is_lifted`.
+    """
+
+    __slots__ = ()
+    _instance: LiftedNumber | None = None
+
+    def __new__(cls) -> LiftedNumber:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "LIFTED"
+
+    def __str__(self) -> str:
+        return "lifted number"
+
+    def __reduce__(self) -> str:
+        return "LIFTED"  # copy/pickle: the module-level singleton, not a new object
+
+
+#: The ``arg`` of a constant leaf made from a Python number inside an op (the ``1`` of ``x + 1``).
+LIFTED = LiftedNumber()
 
 
 def is_lifted(node: Any) -> bool:

@@ -31,12 +31,13 @@ from . import formulas
 from .errors import AnomalyError, GradShapeError, PathLimitError
 from .layers import build_layers
 from .modes import state
+from .node import Node
 from .numerics import norm, quiet_numpy, restore_numpy
 
 # --- traversal -----------------------------------------------------------------------
 
 
-def topological_order(root: Any) -> list:
+def topological_order(root: Node) -> list[Node]:
     """All ancestors of ``root`` (and ``root``), every parent before its children; root last.
 
     Iterative depth-first search with an explicit stack: no recursion limit, linear time.
@@ -61,7 +62,7 @@ def topological_order(root: Any) -> list:
 # --- the one backward loop -------------------------------------------------------------
 
 
-def chain_rule_steps(order: list, seed: Any) -> Iterator[tuple]:
+def chain_rule_steps(order: list[Node], seed: Any) -> Iterator[tuple]:
     """Backpropagate ``seed`` from ``order[-1]`` (the root): the chain rule, one edge per step.
 
     Yields ``(node, index, parent, upstream, local, contribution)`` right after doing
@@ -122,7 +123,7 @@ def collector_paused():
             gc.enable()
 
 
-def backward(root: Any, grad: Any = None) -> None:
+def backward(root: Node, grad: Any = None) -> None:
     """Fill ``.grad`` of every node that ``root`` depends on with ∂root/∂node.
 
     IEEE semantics, silently: numpy's RuntimeWarnings are off for the pass (inf × 0 is nan).
@@ -150,7 +151,7 @@ def quietly(steps: Iterator) -> Iterator:
         yield item
 
 
-def zero_grad(root: Any) -> None:
+def zero_grad(root: Node) -> None:
     """Reset the gradient of ``root`` and of every node it depends on."""
     with collector_paused():
         for node in topological_order(root):
@@ -222,7 +223,7 @@ class Edge:
 
     __slots__ = ("parent", "child", "index", "naming")
 
-    def __init__(self, parent: Any, child: Any, index: int, naming: formulas.Naming | None = None):
+    def __init__(self, parent: Node, child: Node, index: int, naming: formulas.Naming | None = None):
         self.parent = parent
         self.child = child
         self.index = index
@@ -307,12 +308,12 @@ class Graph:
     every edge goes from a deeper parent to a shallower child and drawings can rank by it.
     """
 
-    def __init__(self, root: Any):
+    def __init__(self, root: Node):
         self.root = root
         with collector_paused():
             self._build(root)
 
-    def _build(self, root: Any) -> None:
+    def _build(self, root: Node) -> None:
         self.nodes: list = topological_order(root)
         self.ids: dict = {node: i for i, node in enumerate(self.nodes)}
         self.naming = formulas.Naming(self.nodes, self.ids)
@@ -369,11 +370,11 @@ class Graph:
         for node, index, parent, upstream, local, contribution in quietly(chain_rule_steps(self.nodes, seed)):
             yield Step(node, index, parent, upstream, local, contribution, parent.grad)
 
-    def count_paths(self, leaf: Any) -> int:
+    def count_paths(self, leaf: Node) -> int:
         """How many distinct root → ``leaf`` paths there are (edges with multiplicity)."""
         return self._path_counts(leaf)[self.root]
 
-    def _path_counts(self, leaf: Any) -> dict:
+    def _path_counts(self, leaf: Node) -> dict[Node, int]:
         """node → how many distinct node → ``leaf`` paths there are (1 at ``leaf``, 0 off its cone).
 
         Counted in one pass in topological order: a node's count is the sum of its parents'.
@@ -386,7 +387,7 @@ class Graph:
             count[node] = sum(count[parent] for parent in node.parents)
         return count
 
-    def paths(self, leaf: Any, limit: int = 10_000) -> list[Path]:
+    def paths(self, leaf: Node, limit: int = 10_000) -> list[Path]:
         """Every root → ``leaf`` path with its edges and the product of their local derivatives.
 
         For a scalar graph ``sum(p.product for p in paths) == leaf.grad`` (the chain rule as a
@@ -476,7 +477,7 @@ class Graph:
         return f"Graph(root={describe(self.root)}, nodes={len(self.nodes)}, edges={len(self.edges)})"
 
 
-def trace(root: Any) -> Graph:
+def trace(root: Node) -> Graph:
     """Walk the graph that produced ``root`` and return it as data (:class:`Graph`)."""
     if not hasattr(root, "parents") or not hasattr(root, "local_grads"):
         raise TypeError(f"trace: expected a Value or Tensor, got {type(root).__name__}")
@@ -510,7 +511,7 @@ def _wrapped(name: str) -> str:
     return f"({name})" if " " in name else name
 
 
-def describe(node: Any) -> str:
+def describe(node: Node) -> str:
     """A short human name for a node: its label, else its op, with its scope."""
     name = node.label or node.op or "leaf"
     return f"{node.scope}/{name}" if getattr(node, "scope", "") else name

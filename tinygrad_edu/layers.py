@@ -39,6 +39,7 @@ import numpy as np
 
 from .formulas import is_lifted
 from .modes import Scope
+from .node import Node
 from .numerics import combined_norm, norm
 
 
@@ -129,7 +130,7 @@ def layer_scope(scope: Any) -> Any:
     return scope
 
 
-def classify_leaf(leaf: Any) -> str:
+def classify_leaf(leaf: Node) -> str:
     """``"constant"``, ``"param"`` or ``"input"`` (see the module docstring)."""
     if is_lifted(leaf):
         return "constant"
@@ -140,7 +141,7 @@ def classify_leaf(leaf: Any) -> str:
     return "param" if leaf.scope else "input"  # a Value: the user's unscoped leaves are inputs
 
 
-def param_key(leaf: Any, names: dict) -> str:
+def param_key(leaf: Node, names: dict) -> str:
     """The name a parameter is listed under: its label without an index (``w1[2,0]`` → ``w1``),
     or, unlabelled, the graph's name for it (``leaf #0``)."""
     if not leaf.label:

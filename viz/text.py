@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import rules
+from tinygrad_edu.node import Node
 
 from . import style
 
@@ -22,11 +23,11 @@ def is_array(x: Any) -> bool:
     return isinstance(x, np.ndarray)
 
 
-def takes_grad(node: Any) -> bool:
+def takes_grad(node: Node) -> bool:
     return bool(getattr(node, "requires_grad", True))
 
 
-def symbol(node: Any) -> str:
+def symbol(node: Node) -> str:
     """The op glyph, with the op's static argument when it is short (``x**3`` → ``^3``)."""
     if not node.op:
         return ""
@@ -61,7 +62,7 @@ def arg_text(arg: Any) -> str:
     return text if len(text) <= 16 else ""
 
 
-def node_rows(node: Any, has_grad: bool):
+def node_rows(node: Node, has_grad: bool):
     """``(name, text)`` rows of a node: data (or shape and summary), then the gradient."""
     data = node.data
     if is_array(data):

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from tinygrad_edu import rules
 from tinygrad_edu.formulas import forward_formula as named_forward
 from tinygrad_edu.formulas import substitute
+from tinygrad_edu.node import Node
 
 from .. import style
 
@@ -124,7 +125,7 @@ PLUGGED: dict[str, tuple[Callable[..., Plugged], ...]] = {
 }
 
 
-def plugged(child: Any, index: int) -> Plugged | None:
+def plugged(child: Node, index: int) -> Plugged | None:
     """The local ∂child/∂operand ``index`` with the numbers in (None: a tensor or an op without one)."""
     entry = PLUGGED.get(child.op)
     if entry is None or index >= len(entry) or not isinstance(child.data, Real):
@@ -160,7 +161,7 @@ def _bare(text: str) -> str:
 # --- the forward maths ------------------------------------------------------------------------
 
 
-def forward_formula(node: Any, names: dict) -> tuple[str, str, str]:
+def forward_formula(node: Node, names: dict) -> tuple[str, str, str]:
     """``(named, with_numbers, definition)`` for a node, from ``rules.RULES[op].forward``.
 
     ``σ(h3)``, ``σ(0.659)``, ``σ(h3) = 1/(1+exp(−h3))`` for a sigmoid; ``x0 · w0``, ``1 · (-0.5)``,
