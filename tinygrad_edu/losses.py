@@ -19,7 +19,8 @@ import numpy as np
 from . import tensor_rules as trules
 from .errors import ShapeError
 from .scalar import Value
-from .tensor import Tensor, _apply, to_array
+from .tensor import Tensor, _apply
+from .tensor_checks import to_array
 
 
 def mse_loss(pred: Any, target: Any) -> Tensor:

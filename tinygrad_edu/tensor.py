@@ -12,9 +12,9 @@ What the local derivative of a tensor edge looks like:
   or the other operand for a product. If the operand was broadcast, the local is wrapped in
   :class:`~tinygrad_edu.jacobians.Unbroadcast`, which sums the product back to the operand's
   shape and whose ``note`` says over which axes ("summed over axes (0,)");
-* ``@``, reductions, reshapes, indexing, softmax: a small linear map from
-  :mod:`tinygrad_edu.jacobians` (``MatmulLeft`` stores W and applies ``·Wᵀ``), declared with its
-  forward in :mod:`tinygrad_edu.tensor_rules`.
+* ``@``, reductions, reshapes, indexing, softmax: a small linear map declared beside its
+  forward in the op family's file of :mod:`tinygrad_edu.tensor_rules` (``products.py``:
+  ``MatmulLeft`` stores W and applies ``·Wᵀ``).
 
 dtypes: float64 by default; float32 stays float32 through every op and its gradient (Python
 numbers in an op take the tensor's dtype); ints and bools become float64. Mixing float32 and
@@ -58,7 +58,7 @@ from .numerics import ArrayMath as _AM
 from .numerics import quiet_numpy, restore_numpy, to_float
 from .scalar import Value, check_slope
 
-# Validation and error messages live in tensor_checks; to_array is also imported from here.
+# Validation and error messages live in tensor_checks (which works on shapes and arrays).
 from .tensor_checks import (
     check_axis,
     check_broadcast,
@@ -69,7 +69,6 @@ from .tensor_checks import (
     permutation,
     reduce_arg,
     refuse_empty,
-    tensor_list,
     to_array,
 )
 
@@ -267,7 +266,7 @@ class Tensor:
         """cos x; local derivative −sin x."""
         return _unary("cos", rules.cos, self)
 
-    # --- reductions (tensor_rules.py) ---
+    # --- reductions (tensor_rules/reductions.py) ---
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         """Σ over ``axis`` (None: all; int; tuple). Local derivative 1, spread back."""
@@ -429,9 +428,23 @@ class Tensor:
 # --- module-level ops -------------------------------------------------------------------------
 
 
+def _tensor_list(op: str, tensors: Any) -> list:
+    """The inputs of ``concatenate``/``stack`` as a non-empty list of Tensors (arrays are converted)."""
+    if isinstance(tensors, (Tensor, np.ndarray)) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of Tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ShapeError(f"{op}: needs at least one tensor")
+    out = []
+    for t in tensors:
+        if isinstance(t, Value):
+            raise TypeError(f"{op}: cannot mix Value and Tensor: got {t!r}")
+        out.append(t if isinstance(t, Tensor) else Tensor(t))
+    return out
+
+
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along an existing ``axis``; each input's gradient is its slice of the upstream."""
-    tensors = tensor_list("concatenate", tensors)
+    tensors = _tensor_list("concatenate", tensors)
     ndim = tensors[0].ndim
     shapes = [t.shape for t in tensors]
     if ndim == 0 or any(t.ndim != ndim for t in tensors):
@@ -447,7 +460,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
 
 def stack(tensors: Any, axis: int = 0) -> Tensor:
     """Join equally shaped tensors along a new ``axis``; input i's gradient is upstream[..., i, ...]."""
-    tensors = tensor_list("stack", tensors)
+    tensors = _tensor_list("stack", tensors)
     shapes = [t.shape for t in tensors]
     if len(set(shapes)) > 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {shapes}")

@@ -8,7 +8,10 @@ raises a TypeError, ShapeError or IndexError that names the op, the shapes and t
 :func:`check_forward` is the check of anomaly mode: the first op whose result is not finite.
 
 Nothing here builds a node, so the op methods of ``Tensor`` call these directly (one call,
-no wrapper) and the hot path of node construction stays in ``tensor.py``.
+no wrapper) and the hot path of node construction stays in ``tensor.py``. This module works on
+shapes and arrays and does not import :mod:`tinygrad_edu.tensor` (no import cycle): a
+``Tensor`` passed as data or as an index is recognised by the node contract
+(:func:`is_node`) and read through its ``.data``.
 """
 
 from __future__ import annotations
@@ -18,9 +21,7 @@ from typing import Any
 
 import numpy as np
 
-# The module, not the class: tensor.py imports this file before it defines Tensor, so the
-# class is looked up (``tensor.Tensor``) when a check runs.
-from . import graph, rules, tensor
+from . import graph, rules
 from . import tensor_rules as trules
 from .errors import AnomalyError, ShapeError
 from .numerics import to_float
@@ -32,21 +33,26 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # --- data of a new tensor ----------------------------------------------------------------------
 
 
+def is_node(x: Any) -> bool:
+    """Whether ``x`` is a graph node (a ``Tensor`` or a ``Value``: it has ``local_grads``)."""
+    return hasattr(x, "local_grads")
+
+
 def to_array(data: Any, where: str) -> np.ndarray:
     """``data`` as a fresh float32/float64 array, or a TypeError that says what is wrong."""
-    if isinstance(data, tensor.Tensor):
-        data = data.data
-    elif isinstance(data, Value):
+    if isinstance(data, Value):
         raise TypeError(
             f"{where}: cannot mix Value and Tensor: got {data!r}; pass value.data (a float) to make a Tensor"
         )
+    if is_node(data):  # a Tensor: its array
+        data = data.data
     if data is None:
         raise TypeError(f"{where}: expected numbers, got None")
     if isinstance(data, (str, bytes)):
         raise TypeError(f"{where}: expected numbers, got a {type(data).__name__} ({data!r:.40})")
     if isinstance(data, np.ndarray):
         array = data
-    elif isinstance(data, (list, tuple)) and any(isinstance(item, (tensor.Tensor, Value)) for item in data):
+    elif isinstance(data, (list, tuple)) and any(is_node(item) for item in data):
         # np.asarray would read the numbers out of the Tensors and silently cut the graph
         raise TypeError(
             f"{where}: the data holds Tensors or Values; join tensors with tinygrad_edu.stack or "
@@ -86,7 +92,7 @@ def _object_message(where: str, array: np.ndarray) -> str:
     items = list(array.flat)
     if any(isinstance(item, Value) for item in items):
         return f"{where}: cannot mix Value and Tensor: the data holds Values; use [v.data for v in values]"
-    if any(isinstance(item, tensor.Tensor) for item in items):
+    if any(is_node(item) for item in items):
         return f"{where}: the data holds Tensors; join tensors with tinygrad_edu.stack or concatenate"
     odd = [item for item in items if not isinstance(item, (Real, np.number))]
     if not odd:
@@ -123,7 +129,7 @@ def check_axis(op: str, axis: Any, shape: tuple) -> int:
     return int(axis) % ndim
 
 
-def reduce_arg(op: str, x: tensor.Tensor, axis: Any, keepdims: Any) -> trules.ReduceArg:
+def reduce_arg(op: str, x: Any, axis: Any, keepdims: Any) -> trules.ReduceArg:
     """The ``arg`` of a reduction: ``axis`` (None, an int, a tuple) as sorted distinct axes, and keepdims."""
     if not isinstance(keepdims, (bool, np.bool_)):
         raise TypeError(f"{op}: keepdims must be True or False, got {keepdims!r}")
@@ -136,7 +142,7 @@ def reduce_arg(op: str, x: tensor.Tensor, axis: Any, keepdims: Any) -> trules.Re
     return trules.ReduceArg(normal, bool(keepdims))
 
 
-def refuse_empty(op: str, x: tensor.Tensor, axis: tuple | None) -> None:
+def refuse_empty(op: str, x: Any, axis: tuple | None) -> None:
     """mean, max and logsumexp of no elements are undefined: refuse them (sum of none is 0)."""
     if trules.reduce_size(x.shape, axis) == 0:
         where = "" if axis is None else f" over axes {axis}"
@@ -145,14 +151,14 @@ def refuse_empty(op: str, x: tensor.Tensor, axis: tuple | None) -> None:
         )
 
 
-def one_axis(op: str, x: tensor.Tensor, axis: Any) -> int:
+def one_axis(op: str, x: Any, axis: Any) -> int:
     """The one axis softmax and log_softmax normalise along."""
     if not x.ndim:
         raise ShapeError(f"{op}: needs a tensor with at least 1 axis, got shape ()")
     return check_axis(op, axis, x.shape)
 
 
-def new_shape(x: tensor.Tensor, shape: tuple) -> tuple:
+def new_shape(x: Any, shape: tuple) -> tuple:
     """The shape ``reshape(*shape)`` asks for, with a -1 worked out; same number of elements."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -177,7 +183,7 @@ def new_shape(x: tensor.Tensor, shape: tuple) -> tuple:
     return shape
 
 
-def permutation(op: str, x: tensor.Tensor, axes: tuple) -> tuple:
+def permutation(op: str, x: Any, axes: tuple) -> tuple:
     """The axes of ``transpose``/``permute`` as a permutation of ``0 … ndim − 1`` (none: reversed)."""
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
@@ -198,7 +204,7 @@ def normalize_index(index: Any) -> Any:
     for part in parts:
         if isinstance(part, Value):
             raise TypeError("getitem: cannot mix Value and Tensor: index with int(value.data)")
-        if isinstance(part, tensor.Tensor):
+        if is_node(part):  # a Tensor
             part = part.data
             if not np.all(part == np.round(part)):
                 raise IndexError(
@@ -220,20 +226,6 @@ def normalize_index(index: Any) -> Any:
             )
         normal.append(part)
     return tuple(normal) if isinstance(index, tuple) else normal[0]
-
-
-def tensor_list(op: str, tensors: Any) -> list:
-    """The inputs of ``concatenate``/``stack`` as a non-empty list of Tensors (arrays are converted)."""
-    if isinstance(tensors, (tensor.Tensor, np.ndarray)) or not isinstance(tensors, (list, tuple)):
-        raise TypeError(f"{op}: expected a list or tuple of Tensors, got {type(tensors).__name__}")
-    if not tensors:
-        raise ShapeError(f"{op}: needs at least one tensor")
-    out = []
-    for t in tensors:
-        if isinstance(t, Value):
-            raise TypeError(f"{op}: cannot mix Value and Tensor: got {t!r}")
-        out.append(t if isinstance(t, tensor.Tensor) else tensor.Tensor(t))
-    return out
 
 
 # --- anomaly mode ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Judging recorded steps: thresholds → findings → one verdict, and what to do about it.
 
-:func:`_judge` applies the rules listed in the package docstring, in that order, to the
+:func:`judge_steps` applies the rules listed in the package docstring, in that order, to the
 per-layer numbers (medians over the recent steps): every threshold crossed becomes a
 :class:`~.report.Finding` that quotes the number, the constant and why it matters; the first
 rule with a decisive finding names the verdict; :func:`_suggest` turns the verdict into
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import diagnostics
-from .report import Diagnosis, Finding, StepRecord, _fmt, _pct, _ratio
+from .report import Diagnosis, Finding, StepRecord, fmt_number, fmt_percent, safe_ratio
 from .through_time import through_time_ratio
 
 
@@ -47,7 +47,7 @@ MEDIAN_KEYS = (
 )
 
 
-def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS) -> Diagnosis:
+def judge_steps(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS) -> Diagnosis:
     """Apply the documented rules to recorded steps (the last ``recent`` for the ratios).
 
     The findings are listed in the order of the rules; :func:`_verdict` then picks the verdict.
@@ -87,7 +87,7 @@ def _layer_summaries(
         summary = last.layers[name].as_dict()
         for key in MEDIAN_KEYS:
             summary[key] = _median([getattr(r, key) for r in rows])
-        summary["grad_to_weight"] = _ratio(summary["weight_grad_norm"], summary["weight_norm"])
+        summary["grad_to_weight"] = safe_ratio(summary["weight_grad_norm"], summary["weight_norm"])
         summary["nonfinite"] = max(r.nonfinite for r in rows)
         per_layer[name] = summary
     return per_layer
@@ -98,9 +98,9 @@ def _first_over_last(per_layer: dict[str, dict[str, Any]], names: list[str]) -> 
     ratios = {"weight_grad": math.nan, "output_grad": math.nan, "update_ratio": math.nan}
     if len(names) >= 2:
         first, final = per_layer[names[0]], per_layer[names[-1]]
-        ratios["weight_grad"] = _ratio(first["weight_grad_norm"], final["weight_grad_norm"])
-        ratios["output_grad"] = _ratio(first["output_grad_norm"], final["output_grad_norm"])
-        ratios["update_ratio"] = _ratio(first["update_ratio"], final["update_ratio"])
+        ratios["weight_grad"] = safe_ratio(first["weight_grad_norm"], final["weight_grad_norm"])
+        ratios["output_grad"] = safe_ratio(first["output_grad_norm"], final["output_grad_norm"])
+        ratios["update_ratio"] = safe_ratio(first["update_ratio"], final["update_ratio"])
     return ratios
 
 
@@ -139,7 +139,8 @@ def _growth(ratios: dict[str, float], names: list[str]) -> list[Finding]:
                     r,
                     ">",
                     diagnostics.EXPLODING_RATIO,
-                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {_fmt(r)}× that of the last "
+                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {fmt_number(r)}× "
+                    "that of the last "
                     f"({last_name}) > EXPLODING_RATIO={diagnostics.EXPLODING_RATIO:g}: "
                     "gradients grow toward the input",
                 )
@@ -164,8 +165,8 @@ def _loss_jump(losses: list[float]) -> list[Finding]:
                     now / before,
                     ">",
                     diagnostics.LOSS_JUMP_FACTOR,
-                    f"the loss jumped from {_fmt(before)} to {_fmt(now)} at step {t} "
-                    f"(×{_fmt(now / before)} > LOSS_JUMP_FACTOR={diagnostics.LOSS_JUMP_FACTOR:g})",
+                    f"the loss jumped from {fmt_number(before)} to {fmt_number(now)} at step {t} "
+                    f"(×{fmt_number(now / before)} > LOSS_JUMP_FACTOR={diagnostics.LOSS_JUMP_FACTOR:g})",
                 )
             ]
     return []
@@ -185,7 +186,8 @@ def _decay(ratios: dict[str, float], names: list[str]) -> list[Finding]:
                     r,
                     "<",
                     diagnostics.VANISHING_RATIO,
-                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {_fmt(r)}× that of the last "
+                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {fmt_number(r)}× "
+                    "that of the last "
                     f"({last_name}) < VANISHING_RATIO={diagnostics.VANISHING_RATIO:g}: "
                     "the lower layers barely learn",
                 )
@@ -284,7 +286,7 @@ def _slow_first_layer(per_layer: dict[str, dict[str, Any]], names: list[str]) ->
             u,
             "<",
             diagnostics.UPDATE_RATIO_LOW,
-            f"the first layer ({first_name}) moves by {_fmt(u)} of its size per step "
+            f"the first layer ({first_name}) moves by {fmt_number(u)} of its size per step "
             f"< UPDATE_RATIO_LOW={diagnostics.UPDATE_RATIO_LOW:g} (≈1e-3 is typical)",
             decisive=False,
         )
@@ -306,7 +308,7 @@ def _per_layer(
         return None
     worst = max(over, key=lambda name: over[name])
     value = over[worst]
-    shown = _pct(value) if quantity in ("saturated", "dead") else _fmt(value)
+    shown = fmt_percent(value) if quantity in ("saturated", "dead") else fmt_number(value)
     where = worst if len(over) == 1 else f"{len(over)} of {len(values)} layers, most in {worst}"
     return Finding(
         points_to,
@@ -346,7 +348,7 @@ def _through_time(summaries: dict[str, dict[str, Any]]) -> list[Finding]:
                     r,
                     ">",
                     diagnostics.EXPLODING_RATIO,
-                    f"‖∂L/∂h_1‖ of {name} is {_fmt(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
+                    f"‖∂L/∂h_1‖ of {name} is {fmt_number(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
                     f"> EXPLODING_RATIO={diagnostics.EXPLODING_RATIO:g}: gradients grow backwards in time",
                 )
             )
@@ -358,7 +360,7 @@ def _through_time(summaries: dict[str, dict[str, Any]]) -> list[Finding]:
                     r,
                     "<",
                     diagnostics.VANISHING_RATIO,
-                    f"‖∂L/∂h_1‖ of {name} is {_fmt(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
+                    f"‖∂L/∂h_1‖ of {name} is {fmt_number(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
                     f"< VANISHING_RATIO={diagnostics.VANISHING_RATIO:g}: the early steps barely learn "
                     "(vanishing through time)",
                 )

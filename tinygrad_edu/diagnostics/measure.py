@@ -29,6 +29,11 @@ from .through_time import gradient_over_time, recurrent_modules
 _DERIVATIVE_MAX = {"sigmoid": 0.25, "tanh": 1.0}
 
 
+def own_parameters(module: Any) -> dict[str, Any]:
+    """``{name: parameter}`` of ``module`` itself, not of its children (``weight``, ``bias``)."""
+    return dict(module.named_parameters(recurse=False))
+
+
 def _array(x: Any) -> np.ndarray | None:
     if x is None:
         return None
@@ -43,7 +48,7 @@ def _count_nonfinite(*arrays: Any) -> int:
     return total
 
 
-def _layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
+def paired_layers(model: Any) -> list[tuple[str, Any, Any | None]]:
     """``[(scope name, layer module, activation module after it or None)]`` in model order.
 
     A layer is a module that directly owns a parameter called ``weight``; an activation is a
@@ -58,25 +63,25 @@ def _layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
     root = model.name
     for path, module in model.named_modules():
         name = f"{root}.{path}" if path else root
-        if "weight" in module._parameters:
+        if "weight" in own_parameters(module):
             found.append([name, module, None])
         elif isinstance(module, Activation) and found and found[-1][2] is None:
             found[-1][2] = module
     return [tuple(entry) for entry in found]
 
 
-def _measure(model: Any, step: int, loss: Any) -> StepRecord:
+def measure_step(model: Any, step: int, loss: Any) -> StepRecord:
     layers = {}
     grads = []
     nonfinite = 0
-    for name, layer, activation in _layers_of(model):
-        weight = layer._parameters["weight"]
+    for name, layer, activation in paired_layers(model):
+        weight = own_parameters(layer)["weight"]
         w = _array(weight.data)
         g = _array(weight.grad)
         stats = LayerStats(name=name, weight_norm=norm(w))
         if g is not None:
             stats.weight_grad_norm = norm(g)
-        own = [(_array(p.data), _array(p.grad)) for p in layer._parameters.values()]
+        own = [(_array(p.data), _array(p.grad)) for p in layer.parameters(recurse=False)]
         stats.nonfinite = _count_nonfinite(*(a for pair in own for a in pair))
         grads.extend(gr for _, gr in own if gr is not None)
         output = getattr(layer, "last_output", None)
@@ -94,7 +99,7 @@ def _measure(model: Any, step: int, loss: Any) -> StepRecord:
         recurrent_weights += [_array(p.data) for n, p in module.named_parameters() if n.startswith("weight")]
         if module.hidden_states and any(p.grad is not None for p in module.parameters()):
             through_time[name] = [float(v) for v in gradient_over_time(module)]
-    loss_value = _loss_value(loss)
+    loss_value = read_loss(loss)
     if loss_value is not None and not math.isfinite(loss_value):
         nonfinite += 1
     weights = combined_norm([stats.weight_norm for stats in layers.values()] + recurrent_weights) or 0.0
@@ -127,7 +132,7 @@ def _measure_activation(stats: LayerStats, model: Any, activation: Any) -> None:
         stats.dead_fraction = float(np.mean(dead))
 
 
-def _loss_value(loss: Any) -> float | None:
+def read_loss(loss: Any) -> float | None:
     if loss is None:
         return None
     value = getattr(loss, "data", loss)

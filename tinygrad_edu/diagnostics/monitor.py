@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from ..numerics import norm
-from .judge import _judge
-from .measure import _layers_of, _loss_value, _measure
-from .report import Diagnosis, StepRecord, _ratio
+from .judge import judge_steps
+from .measure import measure_step, own_parameters, paired_layers, read_loss
+from .report import Diagnosis, StepRecord, safe_ratio
 from .through_time import recurrent_modules
 
 
@@ -50,7 +50,7 @@ class GradientMonitor:
     }
 
     def __init__(self, model: Any):
-        layers = _layers_of(model)
+        layers = paired_layers(model)
         if not layers and not recurrent_modules(model):
             raise ValueError(
                 f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter "
@@ -62,8 +62,8 @@ class GradientMonitor:
 
     def _weights(self) -> dict[str, np.ndarray]:
         return {
-            name: np.array(layer._parameters["weight"].data, copy=True)
-            for name, layer, _ in _layers_of(self.model)
+            name: np.array(own_parameters(layer)["weight"].data, copy=True)
+            for name, layer, _ in paired_layers(self.model)
         }
 
     def _fill_update_ratio(self) -> None:
@@ -73,14 +73,14 @@ class GradientMonitor:
         now = self._weights()
         for name, before in self._snapshot.items():
             if name in record.layers and name in now and now[name].shape == before.shape:
-                record.layers[name].update_ratio = _ratio(norm(now[name] - before), norm(before))
+                record.layers[name].update_ratio = safe_ratio(norm(now[name] - before), norm(before))
         self._snapshot = None
 
     def record(self, loss: Any = None) -> StepRecord:
         """Measure the model now (call after ``backward()``); returns the new record."""
-        _loss_value(loss)  # a bad loss is rejected before anything is recorded
+        read_loss(loss)  # a bad loss is rejected before anything is recorded
         self._fill_update_ratio()
-        record = _measure(self.model, len(self.history), loss)
+        record = measure_step(self.model, len(self.history), loss)
         self.history.append(record)
         self._snapshot = self._weights()
         return record
@@ -127,13 +127,13 @@ class GradientMonitor:
         if not self.history:
             raise ValueError("GradientMonitor.report: nothing recorded yet; call record() after backward()")
         if upto is None:
-            return _judge(self.history)
+            return judge_steps(self.history)
         if not isinstance(upto, int) or isinstance(upto, bool) or not 1 <= upto <= len(self.history):
             raise ValueError(
                 f"GradientMonitor.report: upto must be an int from 1 to {len(self.history)} "
                 f"(the steps recorded), got {upto!r}"
             )
-        return _judge(self.history[:upto])
+        return judge_steps(self.history[:upto])
 
     def __len__(self) -> int:
         return len(self.history)
@@ -162,7 +162,7 @@ def diagnose(
             (checked before any backward), no gradient to judge (no backward yet and no
             inputs), or inputs without targets.
     """
-    layers = _layers_of(model)  # checked first: a model without layers never runs backward
+    layers = paired_layers(model)  # checked first: a model without layers never runs backward
     recurrent = recurrent_modules(model)
     if not layers and not recurrent:
         raise ValueError(
@@ -173,13 +173,13 @@ def diagnose(
         if targets is None:
             raise ValueError("diagnose: inputs given without targets")
         loss = _one_backward(model, inputs, targets, loss_fn)
-    weights = [layer._parameters["weight"] for _, layer, _ in layers]
+    weights = [own_parameters(layer)["weight"] for _, layer, _ in layers]
     weights += [p for _, module in recurrent for p in module.parameters()]
     if all(weight.grad is None for weight in weights):
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
-    return _judge([_measure(model, 0, loss)])
+    return judge_steps([measure_step(model, 0, loss)])
 
 
 def _one_backward(model: Any, inputs: Any, targets: Any, loss_fn: Any) -> Any:

@@ -33,7 +33,7 @@ class LayerStats:
     @property
     def grad_to_weight(self) -> float:
         """‖∂L/∂W‖ / ‖W‖: the update ratio a plain SGD step with lr = 1 would make."""
-        return _ratio(self.weight_grad_norm, self.weight_norm)
+        return safe_ratio(self.weight_grad_norm, self.weight_norm)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -122,12 +122,12 @@ class Diagnosis:
             rows.append(
                 (
                     f"L{number} {name}",
-                    _fmt(stats["weight_grad_norm"]),
-                    _fmt(stats["output_grad_norm"]),
-                    _fmt(stats["activation_grad_norm"]),
-                    _fmt(stats["update_ratio"]),
-                    _pct(stats["saturated_fraction"]),
-                    _pct(stats["dead_fraction"]),
+                    fmt_number(stats["weight_grad_norm"]),
+                    fmt_number(stats["output_grad_norm"]),
+                    fmt_number(stats["activation_grad_norm"]),
+                    fmt_number(stats["update_ratio"]),
+                    fmt_percent(stats["saturated_fraction"]),
+                    fmt_percent(stats["dead_fraction"]),
                     str(stats["nonfinite"]),
                 )
             )
@@ -138,11 +138,13 @@ class Diagnosis:
         ratios = {k: v for k, v in self.ratios.items() if not math.isnan(v)}
         if ratios:
             lines.append("Ratios (first layer / last layer):")
-            lines.extend(f"  {k} = {_fmt(v)}" for k, v in ratios.items())
+            lines.extend(f"  {k} = {fmt_number(v)}" for k, v in ratios.items())
         through_time = self.evidence.get("through_time") or {}
         if through_time:
             lines.append("Through time (‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ of each recurrent module):")
-            lines.extend(f"  {k} = {_fmt(v['ratio'])} over T = {v['steps']}" for k, v in through_time.items())
+            lines.extend(
+                f"  {k} = {fmt_number(v['ratio'])} over T = {v['steps']}" for k, v in through_time.items()
+            )
         losses = self.evidence.get("loss") or []
         if losses:
             shown = ", ".join(f"{x:.3g}" for x in losses[-5:])
@@ -161,7 +163,7 @@ class Diagnosis:
 # --- ratios, and numbers as text or strict JSON ---------------------------------------------
 
 
-def _ratio(a: float | None, b: float | None) -> float:
+def safe_ratio(a: float | None, b: float | None) -> float:
     """a / b; nan when either is missing or nan, or both are 0."""
     if a is None or b is None or math.isnan(a) or math.isnan(b):
         return math.nan
@@ -170,11 +172,11 @@ def _ratio(a: float | None, b: float | None) -> float:
     return a / b
 
 
-def _fmt(x: float | None) -> str:
+def fmt_number(x: float | None) -> str:
     return "—" if x is None else f"{x:.3g}"
 
 
-def _pct(x: float | None) -> str:
+def fmt_percent(x: float | None) -> str:
     if x is None:
         return "—"
     return "nan" if math.isnan(x) else f"{100 * x:.0f}%"

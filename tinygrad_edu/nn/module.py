@@ -63,6 +63,15 @@ class Module:
             As a child it is named by the attribute or index it is stored under.
     """
 
+    # The slots __init__ fills with object.__setattr__ (past the registering __setattr__).
+    _parameters: dict[str, Any]
+    _buffers: dict[str, Any]
+    _non_persistent: set[str]
+    _modules: dict[str, Module]
+    _name: str
+    training: bool
+    last_output: Any
+
     def __init__(self, name: str | None = None):
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"{type(self).__name__}: name must be a non-empty str, got {name!r}")
@@ -234,11 +243,15 @@ class Module:
     def modules(self) -> list[Module]:
         return [module for _, module in self.named_modules()]
 
-    def named_parameters(self, prefix: str = "") -> list[tuple[str, Any]]:
-        """``[("layers.0.weight", p), ...]`` in definition order; shared parameters once."""
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> list[tuple[str, Any]]:
+        """``[("layers.0.weight", p), ...]`` in definition order; shared parameters once.
+
+        ``recurse=False`` (as in PyTorch): only this module's own parameters, not its children's.
+        """
         found: list[tuple[str, Any]] = []
         seen: set[int] = set()
-        for module_name, module in self.named_modules(prefix):
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
             for name, param in module._parameters.items():
                 if id(param) not in seen:
                     seen.add(id(param))
@@ -257,9 +270,9 @@ class Module:
     def buffers(self) -> list[Tensor]:
         return [buffer for _, buffer in self.named_buffers()]
 
-    def parameters(self) -> list[Any]:
-        """Every parameter (a list, so it can be iterated more than once)."""
-        return [param for _, param in self.named_parameters()]
+    def parameters(self, recurse: bool = True) -> list[Any]:
+        """Every parameter (a list, so it can be iterated more than once); ``recurse`` as above."""
+        return [param for _, param in self.named_parameters(recurse=recurse)]
 
     def num_parameters(self) -> int:
         """The number of trainable numbers."""

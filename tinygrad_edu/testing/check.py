@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import graph
 from ..modes import enable_grad
-from .finite_differences import _fast_check, _full_check, _kind, _Probe, _slots
-from .report import GradcheckError, GradcheckReport, _failure_message
+from .finite_differences import Probe, engine_of, fast_check, full_check, slots_of
+from .report import GradcheckError, GradcheckReport, failure_message
 
 #: ``mode="auto"`` runs the full Jacobian when it costs at most this many evaluations:
 #: ``n_out`` backward passes (one per output element) plus ``2 · Σ n_in`` forward passes (one
@@ -106,7 +106,7 @@ def gradcheck(
           runs with recording enabled, even if ``gradcheck`` itself is called under ``no_grad()``.
     """
     kind = _check_arguments(fn, inputs, eps, atol, rtol, mode, raise_exception, seed)
-    slots = _slots(inputs)
+    slots = slots_of(inputs)
     checked = [slot for slot in slots if slot.checked]
     if not checked:
         raise ValueError(
@@ -124,15 +124,15 @@ def gradcheck(
         order = graph.topological_order(out)
         for node in order:
             saved_grads.setdefault(id(node), (node, node.grad))
-        probe = _Probe(fn, inputs, out, order, checked)
+        probe = Probe(fn, inputs, out, order, checked)
         chosen = mode
         if mode == "auto":
             cost = probe.n_out + 2 * sum(slot.size for slot in checked)
             chosen = "full" if cost <= FULL_MODE_MAX_EVALUATIONS else "fast"
         if chosen == "full":
-            checks = _full_check(probe, eps, atol, rtol)
+            checks = full_check(probe, eps, atol, rtol)
         else:
-            checks = _fast_check(probe, eps, atol, rtol, np.random.default_rng(seed))
+            checks = fast_check(probe, eps, atol, rtol, np.random.default_rng(seed))
     finally:
         for slot in slots:
             slot.restore()
@@ -140,7 +140,7 @@ def gradcheck(
             node.grad = grad
     report = GradcheckReport(all(check.ok for check in checks), chosen, tuple(checks), eps, atol, rtol)
     if raise_exception and not report.ok:
-        raise GradcheckError(_failure_message(report), report)
+        raise GradcheckError(failure_message(report), report)
     return report
 
 
@@ -169,7 +169,7 @@ def _check_arguments(fn, inputs, eps, atol, rtol, mode, raise_exception, seed) -
         raise TypeError(f"gradcheck: seed must be an int, got {type(seed).__name__}")
     first: dict[str, int] = {}
     for position, x in enumerate(inputs):
-        kind = _kind(x)
+        kind = engine_of(x)
         if kind is not None:
             first.setdefault(kind, position)
         elif not isinstance(x, (Real, np.ndarray, np.generic)):
@@ -192,7 +192,7 @@ def _check_arguments(fn, inputs, eps, atol, rtol, mode, raise_exception, seed) -
 
 
 def _check_output(out: Any, kind: str) -> None:
-    if _kind(out) != kind:
+    if engine_of(out) != kind:
         wanted = "Value" if kind == "value" else "Tensor"
         raise TypeError(
             f"gradcheck: fn returned a {type(out).__name__}; a function of {wanted}s must return a {wanted}"

@@ -18,7 +18,7 @@ from numbers import Integral
 from typing import Any
 
 from ..scalar import Value
-from .strategies import _composite, _hypothesis
+from .strategies import composite_strategy, hypothesis_modules
 
 #: Every op of :data:`tinygrad_edu.rules.RULES` a ``Value`` supports; :func:`expression_dags`
 #: draws from all of them by default.
@@ -274,14 +274,14 @@ class _DagBuilder:
 
 def _pick(draw, builder: _DagBuilder) -> int:
     """An existing node, shrinking towards the newest one (so simple examples are chains)."""
-    st, _ = _hypothesis()
+    st, _ = hypothesis_modules()
     back = draw(st.integers(0, len(builder.values) - 1))
     return len(builder.values) - 1 - back
 
 
 def _draw_op_step(draw, builder: _DagBuilder, op: str) -> None:
     """Append ``op`` on drawn operands, preceded by the guards its domain needs."""
-    st, _ = _hypothesis()
+    st, _ = hypothesis_modules()
     b = builder
     if op in _BINARY:
         if draw(st.booleans()):
@@ -319,7 +319,7 @@ def _draw_op_step(draw, builder: _DagBuilder, op: str) -> None:
 
 
 def _draw_expression_dag(draw, n_inputs: tuple[int, int], max_ops: int, ops: tuple, inputs) -> ExpressionDag:
-    st, _ = _hypothesis()
+    st, _ = hypothesis_modules()
     if inputs is None:
         n = draw(st.integers(*n_inputs))
         value = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
@@ -371,4 +371,4 @@ def expression_dags(
         inputs = tuple(float(x) for x in inputs)
         if not inputs:
             raise ValueError("expression_dags: inputs must hold at least one value")
-    return _composite(_draw_expression_dag)((low, high), int(max_ops), ops, inputs)
+    return composite_strategy(_draw_expression_dag)((low, high), int(max_ops), ops, inputs)

@@ -3,10 +3,10 @@
 * :class:`_Slot` owns one input during a check: a float64 working copy of its data that can be
   nudged one element at a time (``x + eps·e_j``) or shifted along a direction (``x + eps·v``),
   and put back bit for bit.
-* :class:`_Probe` evaluates ``fn`` (forward, no graph) and runs backward passes of its output.
-* :func:`_full_check` compares whole Jacobians: analytic row by row (one backward pass per
+* :class:`Probe` evaluates ``fn`` (forward, no graph) and runs backward passes of its output.
+* :func:`full_check` compares whole Jacobians: analytic row by row (one backward pass per
   output element), numeric column by column (one perturbation pair per input element).
-* :func:`_fast_check` runs one backward pass of random signs u (giving the vector–Jacobian
+* :func:`fast_check` runs one backward pass of random signs u (giving the vector–Jacobian
   product uᵀJ for every input), then compares :data:`PROJECTIONS` projections ``uᵀJv`` on
   random unit vectors v and up to :data:`SPOT_CHECK_ELEMENTS` single elements of uᵀJ with
   their own central differences (:func:`_compare_elements`); when only a projection fails,
@@ -40,7 +40,7 @@ SPOT_CHECK_ELEMENTS = 2048
 PROJECTIONS = 3
 
 
-def _kind(x: Any) -> str | None:
+def engine_of(x: Any) -> str | None:
     """Which engine ``x`` belongs to: ``"value"``, ``"tensor"``, or None (a fixed input)."""
     if isinstance(x, Value):
         return "value"
@@ -113,12 +113,12 @@ class _Slot:
         return grad.ravel()
 
 
-def _slots(inputs: Sequence[Any]) -> list[_Slot]:
+def slots_of(inputs: Sequence[Any]) -> list[_Slot]:
     """A slot per distinct Value/Tensor input that is checked or needs a float64 copy."""
     slots: list[_Slot] = []
     seen: set[int] = set()
     for position, x in enumerate(inputs):
-        kind = _kind(x)
+        kind = engine_of(x)
         if kind is None or id(x) in seen:
             continue
         seen.add(id(x))
@@ -128,7 +128,7 @@ def _slots(inputs: Sequence[Any]) -> list[_Slot]:
     return slots
 
 
-class _Probe:
+class Probe:
     """Evaluates ``fn`` (forward, no graph) and runs backward passes of its recorded output."""
 
     def __init__(self, fn, inputs, out, order, checked: list[_Slot]):
@@ -195,7 +195,7 @@ def _index(flat: int, shape: tuple) -> tuple:
     return tuple(int(i) for i in np.unravel_index(flat, shape))
 
 
-def _outputs_around(probe: _Probe, slot: _Slot, j: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+def _outputs_around(probe: Probe, slot: _Slot, j: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """``f(x + eps·e_j)`` and ``f(x − eps·e_j)`` (flat), element ``j`` of ``slot`` nudged; x left as found."""
     slot.nudge(j, eps)
     plus = probe.outputs()
@@ -221,7 +221,7 @@ def _input_check(
     )  # fmt: skip
 
 
-def _full_check(probe: _Probe, eps: float, atol: float, rtol: float) -> list[InputCheck]:
+def full_check(probe: Probe, eps: float, atol: float, rtol: float) -> list[InputCheck]:
     """Whole Jacobians: analytic row by row (backward), numeric column by column (perturbation)."""
     analytic = [np.empty((probe.n_out, slot.size)) for slot in probe.checked]
     for k in range(probe.n_out):
@@ -253,8 +253,8 @@ def _unit(rng: np.random.Generator, size: int) -> np.ndarray:
     return vector / length if length > 0 else vector
 
 
-def _fast_check(
-    probe: _Probe, eps: float, atol: float, rtol: float, rng: np.random.Generator
+def fast_check(
+    probe: Probe, eps: float, atol: float, rtol: float, rng: np.random.Generator
 ) -> list[InputCheck]:
     """uᵀJ from one backward pass, checked by random projections and by single elements.
 

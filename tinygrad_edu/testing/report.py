@@ -114,7 +114,7 @@ class GradcheckReport:
         return "\n".join([head] + ["  " + check.describe() for check in self.inputs])
 
 
-def _failure_message(report: GradcheckReport) -> str:
+def failure_message(report: GradcheckReport) -> str:
     """The message of :class:`GradcheckError`: the settings, then one line per failing input."""
     failures = report.failures
     lines = [

@@ -5,7 +5,7 @@
 the ops under test are differentiable there with room for finite differences (``log`` sees
 positive numbers, ``relu`` sees numbers away from its kink at 0, ...).
 
-Hypothesis is imported only when a strategy is asked for (:func:`_hypothesis`), so
+Hypothesis is imported only when a strategy is asked for (:func:`hypothesis_modules`), so
 ``tinygrad_edu.testing`` and ``gradcheck`` work without it.
 """
 
@@ -37,7 +37,7 @@ DEFAULT_BOUND = 3.0
 _BOUNDS = {"real": (-3.0, 3.0), "positive": (0.25, 3.0), "unit": (0.0625, 0.9375)}  # exact in float32
 
 
-def _hypothesis():
+def hypothesis_modules():
     """``hypothesis.strategies`` and ``hypothesis.extra.numpy``, imported on first use."""
     try:
         import hypothesis.extra.numpy as hnp
@@ -50,9 +50,9 @@ def _hypothesis():
 
 
 @functools.cache
-def _composite(draw_function: Callable) -> Callable:
+def composite_strategy(draw_function: Callable) -> Callable:
     """``hypothesis.strategies.composite(draw_function)``, decorated once (decorating is slow)."""
-    st, _ = _hypothesis()
+    st, _ = hypothesis_modules()
     return st.composite(draw_function)
 
 
@@ -64,7 +64,7 @@ def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: in
         @given(shapes(max_dims=2))          # (), (3,), (1, 4), ...
         def test_sum(shape): ...
     """
-    _, hnp = _hypothesis()
+    _, hnp = hypothesis_modules()
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
@@ -84,7 +84,7 @@ def broadcastable_shapes(
         def test_add(shapes):
             a_shape, b_shape = shapes
     """
-    _, hnp = _hypothesis()
+    _, hnp = hypothesis_modules()
     strategy = hnp.mutually_broadcastable_shapes(
         num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
     )
@@ -101,7 +101,7 @@ def axes(ndim: int):
             x = data.draw(tensors())
             axis = data.draw(axes(x.data.ndim))
     """
-    st, _ = _hypothesis()
+    st, _ = hypothesis_modules()
     if not isinstance(ndim, Integral) or ndim < 0:
         raise ValueError(f"axes: ndim must be an int ≥ 0, got {ndim!r}")
     if ndim == 0:
@@ -139,7 +139,7 @@ def _limits(domain: str, bound: float, dtype: np.dtype) -> tuple[float, float]:
 
 
 def _draw_shape(draw, shape: Any) -> tuple:
-    st, _ = _hypothesis()
+    st, _ = hypothesis_modules()
     if isinstance(shape, st.SearchStrategy):
         shape = draw(shape)
     if isinstance(shape, Integral):
@@ -148,7 +148,7 @@ def _draw_shape(draw, shape: Any) -> tuple:
 
 
 def _draw_array(draw, shape: Any, domain: str, dtype: np.dtype, bound: float = DEFAULT_BOUND) -> np.ndarray:
-    st, hnp = _hypothesis()
+    st, hnp = hypothesis_modules()
     shape = _draw_shape(draw, shape)
     if domain == "away_from_kinks":
         return _draw_separated(draw, shape, dtype, bound)
@@ -166,7 +166,7 @@ def _draw_separated(draw, shape: tuple, dtype: np.dtype, bound: float = DEFAULT_
     Distinct non-zero integers m (drawn from ±1..±K, K = max(30, size)) become
     ``(m + jitter)·h`` with ``h = B/K`` (B the bound, 3 by default) and ``|jitter| ≤ 1/4``.
     """
-    st, hnp = _hypothesis()
+    st, hnp = hypothesis_modules()
     size = int(np.prod(shape, dtype=np.int64))
     k = max(30, size)
     step = bound / k
@@ -199,7 +199,7 @@ def arrays(shape: Any, domain: str = "real", dtype: Any = np.float64, bound: flo
             bound for ``"unit"``; TypeError: a bound that is not a real number.
     """
     dtype, bound = _check_domain(domain, dtype, bound)
-    return _composite(_draw_array)(shape, domain, dtype, bound)
+    return composite_strategy(_draw_array)(shape, domain, dtype, bound)
 
 
 def _draw_tensor(
@@ -227,4 +227,4 @@ def tensors(
             gradcheck(lambda t: t.relu(), x)
     """
     dtype, bound = _check_domain(domain, dtype, bound)
-    return _composite(_draw_tensor)(shape, domain, dtype, bool(requires_grad), label, bound)
+    return composite_strategy(_draw_tensor)(shape, domain, dtype, bool(requires_grad), label, bound)
