@@ -20,6 +20,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks
 	$(PY) -m ruff format --check tinygrad_edu viz tests examples benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
@@ -40,4 +41,4 @@ gallery: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache

@@ -26,7 +26,7 @@ class GradShapeError(GradError, ShapeError):
         op: the child's op; index: which operand; shape: the contribution's; expected: the parent's.
     """
 
-    def __init__(self, message: str, op: str, index: int, shape: tuple, expected: tuple):
+    def __init__(self, message: str, op: str, index: int, shape: tuple | None, expected: tuple):
         super().__init__(message)
         self.op = op
         self.index = index

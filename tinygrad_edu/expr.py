@@ -30,7 +30,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any
+from typing import Any, cast
 
 from .errors import TinygradEduError
 from .scalar import Value
@@ -261,8 +261,8 @@ def _check(tree: ast.Expression, source: str) -> tuple[str, ...]:
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 raise fail(f"unsupported operator {_OPERATORS.get(type(node.op), type(node.op).__name__)}")
-            if isinstance(node.op, ast.Pow) and _literal(node.right) is not None:
-                exponent = _literal(node.right)
+            exponent = _literal(node.right) if isinstance(node.op, ast.Pow) else None
+            if exponent is not None:
                 if abs(exponent) > MAX_EXPONENT:
                     raise fail(
                         f"the exponent {exponent:g} is too large (limit ±{MAX_EXPONENT:g})", node.right
@@ -413,7 +413,7 @@ class _Builder:
                 return left * right
             return left / right
         if isinstance(node, ast.Call):
-            function = FUNCTIONS[node.func.id]
+            function = FUNCTIONS[cast(ast.Name, node.func).id]  # a Name: checked by parse()
             argument = self.build(node.args[0])
             if len(node.args) == 2:
                 return function(argument, _literal(node.args[1]))

@@ -286,7 +286,7 @@ class Step(NamedTuple):
     """
 
     node: Any
-    index: int
+    index: int  # type: ignore[assignment]  # the operand index (a public field; shadows tuple.index)
     parent: Any
     upstream: Any
     local: Any

@@ -150,7 +150,7 @@ class ScalarMath:
 # set and restored with ``np.seterr`` (slower, same effect).
 
 try:
-    from numpy._core._ufunc_config import _extobj_contextvar as _numpy_errors
+    from numpy._core._ufunc_config import _extobj_contextvar as _numpy_errors  # type: ignore[attr-defined]
 except ImportError:  # numpy 1.x
     _numpy_errors = None
 
@@ -163,7 +163,7 @@ if _numpy_errors is not None:
     restore_numpy = _numpy_errors.reset
 else:  # pragma: no cover - numpy 1.x
 
-    def quiet_numpy():
+    def quiet_numpy():  # type: ignore[misc]  # the same name, defined for numpy 1.x
         return np.seterr(all="ignore")
 
     def restore_numpy(token) -> None:

@@ -42,6 +42,15 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "parents", "local_grads", "op", "label", "arg", "scope")
+    # the node contract (tinygrad_edu.node.Node), for the type checker: the slots above
+    data: float
+    grad: float
+    parents: tuple
+    local_grads: tuple
+    op: str
+    label: str
+    arg: Any
+    scope: Any
 
     #: What ``grad`` holds before any gradient arrives (read by the backward loop).
     NO_GRAD = 0.0
@@ -60,8 +69,8 @@ class Value:
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
         self.data = to_float(data)
         self.grad = 0.0
-        self.parents: tuple = ()
-        self.local_grads: tuple = ()
+        self.parents = ()
+        self.local_grads = ()
         self.op = ""
         self.label = label
         self.arg = None

@@ -166,7 +166,7 @@ def position(m: float | None, reference: float, decades: float) -> float | None:
     kind = status(m)
     if kind == "zero":
         return -1.0
-    if kind != "finite":
+    if kind != "finite" or m is None:
         return None
     with np.errstate(divide="ignore"):
         t = math.log10(m) - math.log10(reference)
