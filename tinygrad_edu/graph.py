@@ -51,6 +51,9 @@ def topological_order(root: Node) -> list[Node]:
         for parent in pending:
             if parent not in seen:
                 seen.add(parent)
+                if not parent.parents:  # a leaf is placed at once (what a push and pop would do)
+                    order.append(parent)
+                    continue
                 stack.append((parent, iter(parent.parents)))
                 break
         else:  # every parent is already placed: the node can follow them
