@@ -9,6 +9,7 @@ from .errors import (
     AnomalyError,
     GradError,
     LoadError,
+    OpError,
     OutputNameError,
     OutputPathError,
     PathLimitError,
@@ -18,6 +19,7 @@ from .errors import (
 from .graph import Edge, Graph, Path, Step, backward, topological_order, trace, zero_grad
 from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, name_scope, no_grad
+from .ops import apply, op
 from .rules import RULES
 from .scalar import Value
 from .tensor import Tensor, concatenate, stack
@@ -47,10 +49,13 @@ __all__ = [
     "detect_anomaly",
     "name_scope",
     "RULES",
+    "op",
+    "apply",
     "TinygradEduError",
     "ShapeError",
     "GradError",
     "AnomalyError",
+    "OpError",
     "PathLimitError",
     "LoadError",
     "OutputPathError",

@@ -62,3 +62,17 @@ class LoadError(TinygradEduError, ValueError):
     def __init__(self, message: str, path: str = ""):
         super().__init__(message)
         self.path = path
+
+
+class OpError(TinygradEduError, ValueError):
+    """A user op (:func:`tinygrad_edu.op`) declared or used wrongly: a bad declaration, a name
+    registered twice or taken by a built-in, or a result with the wrong number of local
+    derivatives. Names the op.
+
+    Attributes:
+        op: the op's name.
+    """
+
+    def __init__(self, message: str, op: str = ""):
+        super().__init__(message)
+        self.op = op
