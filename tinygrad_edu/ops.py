@@ -280,7 +280,7 @@ class Op:
             return float(local)
         if isinstance(local, np.ndarray):
             if self.elementwise:
-                if local.shape and np.broadcast_shapes(local.shape, out.shape) != out.shape:
+                if local.shape and not _broadcasts_to(local.shape, out.shape):
                     raise ShapeError(
                         f"{where} has shape {local.shape}, which does not fit the output's shape "
                         f"{out.shape}: an elementwise local is ∂out/∂input at every output element "
@@ -403,6 +403,14 @@ def _signature(name: str, compute: Callable, count: int, constant: str | None, i
     ):
         raise OpError(f"op {name!r}: inputs must name the {count} input(s) as strs, got {inputs!r}", name)
     return tuple(inputs), default
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` (without growing it)."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 def _what(x: Any) -> str:
