@@ -9,9 +9,9 @@ import pytest
 
 import viz
 from tinygrad_edu import (
+    RULES,
     AnomalyError,
     OpError,
-    RULES,
     ShapeError,
     Tensor,
     Value,
@@ -187,8 +187,16 @@ def test_names_are_registered_once_unless_replaced_and_built_ins_never():
         (lambda: op("no name", forward="x", locals=("1",)), OpError, "identifier"),
         (lambda: op("f", forward=None, locals=("1",)), TypeError, "forward"),
         (lambda: op("f", forward="x", locals=("1",))(42), TypeError, "decorate a function"),
-        (lambda: op("f", forward="a·b", locals=("b",))(lambda m, a, b: (a * b, (b, a))), OpError, "must take m, 1 input"),
-        (lambda: op("f", forward="x", locals=("1", "1"))(lambda m, x: (x, (1.0,))), OpError, "2 local derivative.*<lambda>\\(m, x\\)"),
+        (
+            lambda: op("f", forward="a·b", locals=("b",))(lambda m, a, b: (a * b, (b, a))),
+            OpError,
+            "must take m, 1 input",
+        ),
+        (
+            lambda: op("f", forward="x", locals=("1", "1"))(lambda m, x: (x, (1.0,))),
+            OpError,
+            "2 local derivative.*<lambda>\\(m, x\\)",
+        ),
     ],
 )
 def test_bad_declarations_are_refused_clearly(declare, error, message):

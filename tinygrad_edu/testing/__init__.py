@@ -50,6 +50,7 @@ The modules, one responsibility each:
 """
 
 from .check import FULL_MODE_MAX_EVALUATIONS, gradcheck
+from .check_op import OpCheckError, OpCheckResult, check_op
 from .dags import EXPRESSION_OPS, Const, DagStep, ExpressionDag, apply_op, expression_dags
 from .finite_differences import LOCALIZE_MAX_ELEMENTS
 from .report import GradcheckError, GradcheckReport, InputCheck
@@ -57,6 +58,9 @@ from .strategies import DOMAINS, arrays, axes, broadcastable_shapes, shapes, ten
 
 __all__ = [
     "gradcheck",
+    "check_op",
+    "OpCheckError",
+    "OpCheckResult",
     "GradcheckReport",
     "InputCheck",
     "GradcheckError",

@@ -53,7 +53,9 @@ class OpCheckError(TinygradEduError, AssertionError):
         analytic, numeric: the two values compared (None for a mutation).
     """
 
-    def __init__(self, message: str, op: str, check: str, position=None, index=None, analytic=None, numeric=None):
+    def __init__(
+        self, message: str, op: str, check: str, position=None, index=None, analytic=None, numeric=None
+    ):
         super().__init__(message)
         self.op, self.check, self.position, self.index = op, check, position, index
         self.analytic, self.numeric = analytic, numeric
@@ -122,7 +124,7 @@ def check_op(
     spec = _Spec(fn, domain, arity, dtype, exclude, constant, shapes, scalar, complex_step, distinct, margin)
     if not isinstance(max_examples, int) or max_examples < 1:
         raise ValueError(f"check_op: max_examples must be an int ≥ 1, got {max_examples!r}")
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
 
     count = [0]
@@ -130,6 +132,8 @@ def check_op(
     @settings(
         max_examples=max_examples,
         deadline=None,
+        report_multiple_bugs=False,  # one report: the simplest example of the first bug found
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),  # no slow "explain"
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     )
     @given(st.data())
@@ -144,7 +148,9 @@ def check_op(
 class _Spec:
     """The validated settings of one ``check_op`` call, and one example's checks."""
 
-    def __init__(self, fn, domain, arity, dtype, exclude, constant, shapes, scalar, complex_step, distinct, margin):
+    def __init__(
+        self, fn, domain, arity, dtype, exclude, constant, shapes, scalar, complex_step, distinct, margin
+    ):
         self.rule = None
         if isinstance(fn, str):
             if fn not in RULES:
@@ -152,7 +158,9 @@ class _Spec:
             self.rule = RULES[fn]
             self.name = fn
             user = USER_OPS.get(fn)
-            self.elementwise = user.elementwise if user else self.rule.compute.__module__ == "tinygrad_edu.rules"
+            self.elementwise = (
+                user.elementwise if user else self.rule.compute.__module__ == "tinygrad_edu.rules"
+            )
             n = len(self.rule.locals)
         elif isinstance(fn, Op):
             self.rule, self.name, self.elementwise, n = fn.rule, fn.name, fn.elementwise, fn.arity
@@ -161,7 +169,9 @@ class _Spec:
             self.elementwise = True
             n = len([p for p in inspect.signature(fn).parameters.values() if p.default is p.empty])
         else:
-            raise TypeError(f"check_op: fn must be an op, a rule's name or a function, got {type(fn).__name__}")
+            raise TypeError(
+                f"check_op: fn must be an op, a rule's name or a function, got {type(fn).__name__}"
+            )
         self.fn = fn
         self.arity = n if arity is None else arity
         if not isinstance(self.arity, int) or self.arity < 1:
@@ -177,11 +187,17 @@ class _Spec:
             raise ValueError(f"check_op: margin must be a number > 0, got {margin!r}")
         self.margin = float(margin)
         self.distinct = bool(distinct)
-        self.scalar = (self.elementwise if not callable(fn) or isinstance(fn, Op) else True) if scalar is None else scalar
+        self.scalar = (
+            (self.elementwise if not callable(fn) or isinstance(fn, Op) else True)
+            if scalar is None
+            else scalar
+        )
         if isinstance(fn, str):
             self.scalar = self.elementwise if scalar is None else scalar
         if complex_step and self.rule is None:
-            raise ValueError("check_op: complex_step needs an op or a rule's name (its compute is run on complex numbers)")
+            raise ValueError(
+                "check_op: complex_step needs an op or a rule's name (its compute is run on complex numbers)"
+            )
         self.complex_step = bool(complex_step)
 
     def checks(self) -> tuple:
@@ -222,8 +238,12 @@ class _Spec:
         arrays = []
         for k, shape in enumerate(in_shapes):
             low, high = self.bounds[k]
-            elements = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width)
-            a = data.draw(hnp.arrays(self.dtype, shape, elements=elements, fill=st.nothing()), label=f"input {k}")
+            elements = st.floats(
+                low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width
+            )
+            a = data.draw(
+                hnp.arrays(self.dtype, shape, elements=elements, fill=st.nothing()), label=f"input {k}"
+            )
             a = np.array(a, dtype=np.float64)
             for point in self.exclude[k]:
                 near = np.abs(a - point) < self.margin
@@ -249,13 +269,15 @@ class _Spec:
         if not isinstance(out, Tensor):
             raise TypeError(f"check_op: {self.name} returned a {type(out).__name__} for Tensor inputs")
         elements = st.floats(0.25, 2.0, width=64).flatmap(lambda v: st.sampled_from((v, -v)))
-        upstream = data.draw(hnp.arrays(np.float64, out.shape, elements=elements, fill=st.nothing()), label="upstream")
+        upstream = data.draw(
+            hnp.arrays(np.float64, out.shape, elements=elements, fill=st.nothing()), label="upstream"
+        )
         upstream = upstream.astype(out.dtype)
         context = _context(arrays, upstream)
         self.check_backward(inputs, arrays, out, upstream, context)
-        self.check_gradient(arrays, upstream, context, eps, atol, rtol)
-        if self.complex_step:
+        if self.complex_step:  # first: it is exact, so it also names errors below FD's noise
             self.check_complex(arrays, inputs, upstream, context, atol, rtol)
+        self.check_gradient(arrays, upstream, context, eps, atol, rtol)
         if self.scalar:
             self.check_scalar(arrays, inputs, out, upstream, context)
         if self.dtype == np.float32:
@@ -279,19 +301,30 @@ class _Spec:
                     index=j,
                 )
             if x.grad is None or x.grad.shape != a.shape or x.grad.dtype != a.dtype:
-                got = "no gradient" if x.grad is None else f"a gradient of shape {x.grad.shape}, {x.grad.dtype}"
-                raise self.fail("shape", f"input {k} of shape {a.shape}, {a.dtype} got {got}", context, position=k)
-        if not np.array_equal(kept, upstream, equal_nan=True):
+                got = (
+                    "no gradient" if x.grad is None else f"a gradient of shape {x.grad.shape}, {x.grad.dtype}"
+                )
+                raise self.fail(
+                    "shape", f"input {k} of shape {a.shape}, {a.dtype} got {got}", context, position=k
+                )
+        arrived = out.grad  # the upstream as the op's edges saw it (backward's copy of it)
+        if not np.array_equal(kept, upstream, equal_nan=True) or not np.array_equal(
+            kept, arrived, equal_nan=True
+        ):
+            upstream = upstream if not np.array_equal(kept, upstream, equal_nan=True) else arrived
             j = _first_difference(upstream, kept)
             raise self.fail(
                 "mutation",
-                f"the upstream gradient was changed by backward: element {j} was {kept[j]!r}, is now {upstream[j]!r}",
+                f"the upstream gradient was changed by backward: element {j} was {kept[j]!r}, "
+                f"is now {upstream[j]!r}",
                 context,
                 index=j,
             )
 
     def check_gradient(self, arrays, upstream, context, eps, atol, rtol) -> None:
-        inputs = [Tensor(a.astype(np.float64), requires_grad=True, label=f"x{k}") for k, a in enumerate(arrays)]
+        inputs = [
+            Tensor(a.astype(np.float64), requires_grad=True, label=f"x{k}") for k, a in enumerate(arrays)
+        ]
         weight = Tensor(upstream.astype(np.float64))
         try:
             gradcheck(lambda *xs: (self.call(*xs) * weight).sum(), *inputs, eps=eps, atol=atol, rtol=rtol)
@@ -301,7 +334,8 @@ class _Spec:
                 "gradient",
                 f"the gradient of ⟨upstream, {self.name}(…)⟩ from backward() disagrees with central "
                 f"finite differences: input {worst.position}, element {worst.index}: analytic "
-                f"{worst.analytic:.10g}, numeric {worst.numeric:.10g} (difference {worst.difference:.3g})\n{error}",
+                f"{worst.analytic:.10g}, numeric {worst.numeric:.10g} "
+                f"(difference {worst.difference:.3g})\n{error}",
                 context,
                 position=worst.position,
                 index=worst.index,
@@ -341,9 +375,13 @@ class _Spec:
         for j in np.ndindex(shape):
             y = self.call(*(w[j] for w in wide))
             if not isinstance(y, Value):
-                raise TypeError(f"check_op: {self.name} returned a {type(y).__name__} for Value inputs; pass scalar=False")
+                raise TypeError(
+                    f"check_op: {self.name} returned a {type(y).__name__} for Value inputs; pass scalar=False"
+                )
             tolerance = 1e-9 + 1e-7 * abs(y.data) if self.dtype == np.float64 else 1e-5 + 1e-4 * abs(y.data)
-            if not abs(float(out.data[j]) - y.data) <= tolerance and not (np.isnan(out.data[j]) and np.isnan(y.data)):
+            if not abs(float(out.data[j]) - y.data) <= tolerance and not (
+                np.isnan(out.data[j]) and np.isnan(y.data)
+            ):
                 raise self.fail(
                     "scalar vs tensor",
                     f"output element {j}: Tensor {float(out.data[j]):.10g}, Value {y.data:.10g}",
@@ -389,7 +427,9 @@ class _Spec:
 def _bounds(value: Any, where: str) -> tuple:
     if isinstance(value, str):
         if value not in DOMAIN_BOUNDS:
-            raise ValueError(f"check_op: unknown {where} {value!r}; use one of {sorted(DOMAIN_BOUNDS)} or (low, high)")
+            raise ValueError(
+                f"check_op: unknown {where} {value!r}; use one of {sorted(DOMAIN_BOUNDS)} or (low, high)"
+            )
         return DOMAIN_BOUNDS[value]
     if (
         isinstance(value, (tuple, list))
@@ -398,7 +438,9 @@ def _bounds(value: Any, where: str) -> tuple:
         and value[0] < value[1]
     ):
         return float(value[0]), float(value[1])
-    raise ValueError(f"check_op: {where} must be a named domain or a (low, high) pair with low < high, got {value!r}")
+    raise ValueError(
+        f"check_op: {where} must be a named domain or a (low, high) pair with low < high, got {value!r}"
+    )
 
 
 def _points(value: Any, where: str) -> tuple:
