@@ -55,12 +55,19 @@ from .dags import EXPRESSION_OPS, Const, DagStep, ExpressionDag, apply_op, expre
 from .finite_differences import LOCALIZE_MAX_ELEMENTS
 from .report import GradcheckError, GradcheckReport, InputCheck
 from .strategies import DOMAINS, arrays, axes, broadcastable_shapes, shapes, tensors
+from .vjp import ClaimedVJP, EdgeCheck, EdgeCheckResult, check_edges, check_vjp, vjp_node
 
 __all__ = [
     "gradcheck",
     "check_op",
     "OpCheckError",
     "OpCheckResult",
+    "check_vjp",
+    "check_edges",
+    "EdgeCheck",
+    "EdgeCheckResult",
+    "ClaimedVJP",
+    "vjp_node",
     "GradcheckReport",
     "InputCheck",
     "GradcheckError",

@@ -273,7 +273,7 @@ class _Spec:
             hnp.arrays(np.float64, out.shape, elements=elements, fill=st.nothing()), label="upstream"
         )
         upstream = upstream.astype(out.dtype)
-        context = _context(arrays, upstream)
+        context = example_text(arrays, upstream)
         self.check_backward(inputs, arrays, out, upstream, context)
         if self.complex_step:  # first: it is exact, so it also names errors below FD's noise
             self.check_complex(arrays, inputs, upstream, context, atol, rtol)
@@ -469,7 +469,8 @@ def _first_difference(now: np.ndarray, before: np.ndarray) -> tuple:
     return tuple(int(i) for i in np.argwhere(different)[0]) if different.ndim else ()
 
 
-def _context(arrays: list, upstream: np.ndarray) -> str:
+def example_text(arrays: list, upstream: np.ndarray) -> str:
+    """The drawn inputs and upstream, as the lines of a failure report."""
     lines = [f"  input {k} = {np.array2string(a, precision=6, separator=', ')}" for k, a in enumerate(arrays)]
     lines.append(f"  upstream = {np.array2string(upstream, precision=6, separator=', ')}")
     return "\n".join(lines)
