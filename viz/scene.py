@@ -28,7 +28,7 @@ from tinygrad_edu.formulas import placeholders, substitute
 from tinygrad_edu.graph import Graph, describe, trace
 from tinygrad_edu.jacobians import Local
 
-from . import style
+from . import checks, style
 from .errors import GraphTooLarge
 from .grouped import descendants, grouped_notes, grouped_views
 from .grouping import layer_frames
@@ -55,6 +55,13 @@ def build_scene(source: Any, **options: Any) -> Scene:
     """Decide every text, colour and width of the drawing of ``source`` (see :func:`viz.draw`)."""
     opts = DrawOptions(**options)
     graph = as_graph(source)
+    scene = _scene(graph, opts)
+    if opts.check is not None and opts.check is not False:
+        scene = checks.mark(scene, graph, opts.check)
+    return scene
+
+
+def _scene(graph: Graph, opts: DrawOptions) -> Scene:
     root = graph.root
     kind = "tensor" if any(is_array(n.data) for n in graph.nodes) else "scalar"
     root_grad = style.magnitude(root.grad)

@@ -37,6 +37,7 @@ class DrawOptions:
     path_limit: int = 1000
     size: tuple = (40.0, 40.0)
     dpi: float = 96.0
+    check: Any = None
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -61,6 +62,11 @@ class DrawOptions:
             raise ValueError(f"draw: size must be (width, height) in inches, got {self.size!r}")
         if not _positive(self.dpi):
             raise ValueError(f"draw: dpi must be a positive number, got {self.dpi!r}")
+        if not isinstance(self.check, (bool, type(None))) and not hasattr(self.check, "failures"):
+            raise TypeError(
+                "draw: check must be True (run check_edges), a check_edges result or None, "
+                f"got {self.check!r:.60}"
+            )
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -110,6 +116,7 @@ class NodeView:
     members: tuple = ()
     shows: tuple = ()
     colour: str = "norm"
+    failed: bool = False  # check=: a failing edge of check_edges lies inside this box
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ class EdgeView:
         local: the local derivative as a number when it is one (scalars), else None.
         magnitude: ‖gradient that flowed‖ (None before backward). gain: its gain, if known.
         running: highlight mode, the running product of locals from the root (scalars).
+        failed: ``check=``: the arrow stands for an edge whose local fails ``check_edges``.
         colour, width, dashed: how the line is drawn. count: edges merged (groups).
         members: the ids (``e{k}_{i}``) of the graph edges this arrow stands for.
     """
@@ -144,6 +152,7 @@ class EdgeView:
     running: float | None = None
     count: int = 1
     members: tuple = ()
+    failed: bool = False  # check=: it stands for an edge that fails check_edges
 
 
 @dataclass(frozen=True)
