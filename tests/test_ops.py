@@ -257,3 +257,25 @@ def test_tensor_only_op_with_a_linear_map_local():
 
     with pytest.raises(TypeError, match="linear-map local"):
         cumsum_nomap(x)
+
+
+def test_own_op_example_runs_and_draws(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "own_op.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "caught: check_op 'softsign_bug', gradient" in done.stdout
+    assert "1 failed" in done.stdout
+    assert (tmp_path / "own_op_check.png").stat().st_size > 1000
