@@ -279,3 +279,35 @@ def test_own_op_example_runs_and_draws(tmp_path):
     assert "caught: check_op 'softsign_bug', gradient" in done.stdout
     assert "1 failed" in done.stdout
     assert (tmp_path / "own_op_check.png").stat().st_size > 1000
+
+
+def test_cli_graph_calls_an_op_declared_in_an_ops_file(tmp_path, capsys):
+    from tinygrad_edu.cli import main
+
+    ops_file = tmp_path / "my_ops.py"
+    ops_file.write_text(
+        "from tinygrad_edu import op\n\n"
+        '@op("softsign", forward="x / (1 + |x|)", locals=("1 / (1 + |x|)²",), expression=True)\n'
+        "def softsign(m, x):\n"
+        "    d = 1 + m.abs(x)\n"
+        "    return x / d, (1 / (d * d),)\n",
+        encoding="utf-8",
+    )
+    args = ["graph", "softsign(w*x)", "--set", "w=2", "--set", "x=0.5", "--format", "dot"]
+    assert main([*args, "--ops", str(ops_file), "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "df/dx = 0.25 × 2 = 0.5" in printed  # softsign'(1) = 1/(1+1)² = 0.25, times w = 2
+    assert "softsign" in (tmp_path / "graph.dot").read_text(encoding="utf-8")
+    user_ops.remove("softsign")
+    assert main([*args, "--out", str(tmp_path)]) == 2  # without --ops it is unknown
+    assert "unknown function 'softsign'" in capsys.readouterr().err
+    assert main([*args, "--ops", str(tmp_path / "missing.py"), "--out", str(tmp_path)]) == 2
+
+
+def test_viewer_page_shows_the_user_op_and_its_formula(tmp_path):
+    softsign = declare_softsign()
+    h = Value(0.7, label="h")
+    y = softsign(h)
+    y.backward()
+    page = viz.viewer(y, tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "softsign" in page and "1 / (1 + |h|)²" in page

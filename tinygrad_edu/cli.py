@@ -131,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="value of a variable (repeat for each variable)",
     )
     graph.add_argument("--wrt", action="append", metavar="NAME", help="only these variables' chain rule")
+    graph.add_argument(
+        "--ops",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="a Python file declaring ops with tinygrad_edu.op(..., expression=True), so the "
+        "expression can call them (repeatable)",
+    )
     graph.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
     graph.add_argument(
         "--name", type=name_argument, default="graph", help="file name without suffix (default: graph)"
@@ -187,7 +195,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_ops(files: list[str]) -> None:
+    """Run each ``--ops`` file, so that the ops it declares with ``expression=True`` exist."""
+    import runpy
+
+    for name in files:
+        path = Path(name)
+        if path.suffix != ".py" or not path.is_file():
+            raise UsageError(
+                f"--ops {name}: not a Python file (give the path of a .py file that declares ops)"
+            )
+        try:
+            runpy.run_path(str(path), run_name="__tinygrad_edu_ops__")
+        except TinygradEduError as error:
+            raise UsageError(f"--ops {name}: {error}") from None
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
+    load_ops(args.ops)
     expression = parse(args.expression)
     values = parse_assignments(args.values)
     wrt = [normalize_name(name) for name in args.wrt] if args.wrt else list(expression.variables)
