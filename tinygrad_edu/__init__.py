@@ -5,6 +5,7 @@ Scalar graphs (:class:`Value`), numpy tensor graphs (:class:`Tensor`), the expli
 :func:`name_scope`). The engine depends on numpy only; pictures live in the separate ``viz``.
 """
 
+from . import theory  # numpy only: mean-field predictions of every layer's gradient gain
 from .errors import AnomalyError, GradError, PathLimitError, ShapeError, TinygradEduError
 from .graph import Edge, Graph, Path, Step, backward, topological_order, trace, zero_grad
 from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
@@ -43,4 +44,5 @@ __all__ = [
     "GradError",
     "AnomalyError",
     "PathLimitError",
+    "theory",
 ]
