@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..graph import norm
+from . import predict
 from .judge import _judge
 from .measure import _layers_of, _loss_value, _measure
 from .report import Diagnosis, StepRecord, _ratio
@@ -120,7 +121,7 @@ class GradientMonitor:
         """The verdict over the recorded steps (ratios from the last :data:`RECENT_STEPS`)."""
         if not self.history:
             raise ValueError("GradientMonitor.report: nothing recorded yet; call record() after backward()")
-        return _judge(self.history)
+        return _with_theory(_judge(self.history), self.model)
 
     def __len__(self) -> int:
         return len(self.history)
@@ -158,7 +159,15 @@ def diagnose(
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
-    return _judge([_measure(model, 0, loss)])
+    return _with_theory(_judge([_measure(model, 0, loss)]), model)
+
+
+def _with_theory(diagnosis: Diagnosis, model: Any) -> Diagnosis:
+    """Add what mean-field theory predicts for a plain MLP (:mod:`.predict`) to the evidence."""
+    diagnosis.evidence["theory"] = predict.evidence(
+        model, diagnosis.layers, diagnosis.ratios.get("output_grad")
+    )
+    return diagnosis
 
 
 def _one_backward(model: Any, inputs: Any, targets: Any, loss_fn: Any) -> Any:
