@@ -65,7 +65,16 @@ def quick(name: str, folder: Path) -> dict:
 
 
 def test_registry_lists_every_experiment_module():
-    assert experiments.names() == ["nielsen", "glorot", "he", "clipping", "regression", "classification"]
+    assert experiments.names() == [
+        "nielsen",
+        "glorot",
+        "he",
+        "clipping",
+        "regression",
+        "classification",
+        "edge_of_chaos",
+        "isometry",
+    ]
     for name in experiments.names():
         module = experiments.load(name)
         assert module.NAME == name

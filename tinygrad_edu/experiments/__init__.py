@@ -15,7 +15,7 @@ Example::
 
     >>> from tinygrad_edu import experiments
     >>> experiments.names()
-    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification']
+    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification', 'edge_of_chaos', 'isometry']
     >>> result = experiments.load("clipping").run(quick=True)   # doctest: +SKIP
 """
 
@@ -34,6 +34,8 @@ REGISTRY: dict[str, str] = {
     "clipping": "Pascanu et al. 2013: ‖∂x_T/∂x_0‖ = ρ^T, and norm clipping stops a divergence",
     "regression": "fit a noisy curve, with gradient health during training",
     "classification": "two spirals, with gradient health during training",
+    "edge_of_chaos": "Schoenholz et al. 2017: random tanh nets vanish or explode either side of χ₁ = 1",
+    "isometry": "Pennington et al. 2017: orthogonal tanh nets at criticality keep the Jacobian an isometry",
 }
 
 

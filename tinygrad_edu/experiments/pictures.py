@@ -116,3 +116,21 @@ def boundary_chart(
             ax.set_yticks([])
         fig.suptitle(title)
         return _save(fig, path)
+
+
+def matplotlib_figure() -> tuple[Any, Any]:
+    """``(Figure, style)``: matplotlib's Figure class and a function giving the rc context of these
+    charts, for an experiment's own chart::
+
+        with style():
+            fig = Figure(...)
+            ...
+            save_figure(fig, path)
+    """
+    Figure, rc_context = _pyplot()
+    return Figure, lambda: rc_context(_STYLE)
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Save a figure deterministically (no date in SVG/PDF metadata), format from the suffix."""
+    return _save(fig, path)
