@@ -15,7 +15,7 @@ import pytest
 from test_viz_support import HAS_MATPLOTLIB, needs
 
 import viz
-from tinygrad_edu import Tensor, nn
+from tinygrad_edu import Tensor, nn, trace
 from tinygrad_edu.diagnostics import diagnose
 from tinygrad_edu.diagnostics import predict as prediction
 
@@ -134,3 +134,48 @@ def test_the_flow_chart_checks_the_prediction(tmp_path):
         with pytest.raises(error, match=match):
             viz.gradient_flow_chart(measured, tmp_path / "x.svg", predicted=predicted)
     assert not (tmp_path / "x.svg").exists()
+
+
+# --- the layer view ------------------------------------------------------------------------------
+
+
+def wide_tanh_net_loss(width=WIDTH, depth=8):
+    init = nn.init.normal(std=math.sqrt(1.5 / width))
+    model = nn.MLP([width] * depth, activation="tanh", init=init, bias_init=nn.init.normal(std=0.2), rng=0)
+    x, _ = batch(width=width)
+    loss = readout(model(Tensor(x)), None)
+    loss.backward()
+    return model, loss
+
+
+def test_layer_gains_land_on_the_layer_view_of_graph_layers():
+    model, loss = wide_tanh_net_loss()
+    predicted = prediction.layer_gains(model)
+    p = prediction.predict(model)
+    measured = {layer.scope: layer.gain for layer in trace(loss).layers() if layer.scope in predicted}
+    assert len(measured) == len(predicted) == 12  # 7 Linear layers: the 6 after the first, 6 activations
+    for scope, gain in predicted.items():  # the nodes' .grad, layer by layer, against the theory
+        assert measured[scope] == pytest.approx(gain, rel=0.05), scope
+    # an activation's gain times the next Linear's is the theory's √χ_l between Linear outputs
+    names = list(predicted)
+    for l, expected in enumerate(p.gains):
+        assert predicted[names[2 * l]] * predicted[names[2 * l + 1]] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_grouped_drawing_shows_the_predicted_gain_beside_the_measured_one():
+    model, loss = wide_tanh_net_loss(width=32, depth=4)
+    predicted = prediction.layer_gains(model)
+    source = viz.draw(loss, group="layers", predicted=predicted).source
+    assert source.count("predicted ×") == len(predicted)
+    assert "predicted = the gain given in draw(predicted=...)" in source
+    first = next(iter(predicted))
+    assert f"predicted ×{viz.style.fmt(predicted[first])}" in source
+    assert "predicted" not in viz.draw(loss, group="layers").source
+    for bad, error, match in (
+        ([1.0], TypeError, "predicted must be a mapping"),
+        ({1: 1.0}, TypeError, "predicted keys are layer names or scopes"),
+        ({"x": -1.0}, ValueError, "predicted gain of 'x' must be a finite number >= 0"),
+        ({"x": math.nan}, ValueError, "predicted gain of 'x'"),
+    ):
+        with pytest.raises(error, match=match):
+            viz.draw(loss, group="layers", predicted=bad)

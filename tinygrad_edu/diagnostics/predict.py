@@ -190,6 +190,35 @@ def predict(model: Any) -> Prediction | None:
     )
 
 
+def layer_gains(model: Any) -> dict[str, float] | None:
+    """The gain mean-field theory predicts for every layer of the layer view, by scope.
+
+    ``trace(loss).layers()`` splits the factor √χ_l between consecutive Linear outputs into two
+    layers' gains. The activation after Linear l passes ``δ ⊙ φ′(h_l)`` down: with δ independent
+    of h_l, E‖δ ⊙ φ′(h_l)‖² = E[φ′(√q_l z)²]·‖δ‖², so its predicted gain is √E[φ′(√q_l z)²].
+    Linear l passes ``δ W_lᵀ`` down: E‖δ W_lᵀ‖² = σ_{w,l}²‖δ‖² (see :mod:`tinygrad_edu.theory`),
+    so its predicted gain is σ_{w,l}. Their product is √χ_l. The first Linear is left out (what
+    it passes down goes to the input, which usually needs no gradient).
+
+    Pass the result as ``viz.draw(loss, group="layers", predicted=...)``. None for a model that
+    is not a plain MLP (:func:`why_not`).
+    """
+    p = predict(model)
+    if p is None:
+        return None
+    layers = _layers_of(model)
+    nl = theory.activation(layers[0][2])
+    gains: dict[str, float] = {}
+    for index, (name, _, act) in enumerate(layers):
+        if index > 0:
+            gains[name] = math.sqrt(p.sigma_w2[index])
+        if index + 1 < len(layers):
+            path = next(path for path, module in model.named_modules() if module is act)
+            scope = f"{model.name}.{path}" if path else model.name
+            gains[scope] = math.sqrt(theory.gaussian_mean(lambda x: nl.dphi(x) ** 2, p.q[index]))
+    return gains
+
+
 def evidence(model: Any, layers: dict[str, dict[str, Any]], ratio: float | None) -> dict[str, Any] | None:
     """The prediction as plain data for ``Diagnosis.evidence["theory"]`` (None if none applies):
     :meth:`Prediction.to_dict`, the one-paragraph ``message`` the report prints (with the
