@@ -15,7 +15,7 @@ import numpy as np
 from ..graph import norm
 from . import predict
 from .judge import _judge
-from .measure import _layers_of, _loss_value, _measure
+from .measure import _loss_value, _measure, layers_of
 from .report import Diagnosis, StepRecord, _ratio
 
 
@@ -50,7 +50,7 @@ class GradientMonitor:
     }
 
     def __init__(self, model: Any):
-        layers = _layers_of(model)
+        layers = layers_of(model)
         if not layers:
             raise ValueError(
                 f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter to watch"
@@ -62,7 +62,7 @@ class GradientMonitor:
     def _weights(self) -> dict[str, np.ndarray]:
         return {
             name: np.array(layer._parameters["weight"].data, copy=True)
-            for name, layer, _ in _layers_of(self.model)
+            for name, layer, _ in layers_of(self.model)
         }
 
     def _fill_update_ratio(self) -> None:
@@ -149,7 +149,7 @@ def diagnose(
         ValueError: a model without a layer that has a `weight` (checked before any backward), no
             gradient to judge (no backward yet and no inputs), or inputs without targets.
     """
-    layers = _layers_of(model)  # checked first: a model without layers never runs backward
+    layers = layers_of(model)  # checked first: a model without layers never runs backward
     if not layers:
         raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
     if inputs is not None:

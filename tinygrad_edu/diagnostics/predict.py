@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .. import theory
-from .measure import _layers_of
+from .measure import layers_of
 
 #: The depth named in the message ("expect 1e-3 after 30 layers").
 HORIZON = 30
@@ -132,7 +132,7 @@ def why_not(model: Any) -> str | None:
     from ..nn.activations import Activation, LeakyReLU
     from ..nn.layers import Dropout, Linear, Residual
 
-    layers = _layers_of(model)
+    layers = layers_of(model)
     if len(layers) < 2:
         return "fewer than two layers"
     for _, module in model.named_modules():
@@ -167,7 +167,7 @@ def predict(model: Any) -> Prediction | None:
     """The theory's prediction for a plain MLP (None for other models, see :func:`why_not`)."""
     if why_not(model) is not None:
         return None
-    layers = _layers_of(model)
+    layers = layers_of(model)
     names = tuple(name for name, _, _ in layers)
     w2 = tuple(_weight_variance(layer) for _, layer, _ in layers)
     b2 = tuple(_bias_variance(layer) for _, layer, _ in layers)
@@ -206,7 +206,7 @@ def layer_gains(model: Any) -> dict[str, float] | None:
     p = predict(model)
     if p is None:
         return None
-    layers = _layers_of(model)
+    layers = layers_of(model)
     nl = theory.activation(layers[0][2])
     gains: dict[str, float] = {}
     for index, (name, _, act) in enumerate(layers):

@@ -42,7 +42,8 @@ class MeanField:
             activations that are ReLU-like at large |x|).
         chi1: σ_w² E[φ′(√q*·z)²], the factor of the squared gradient norm per layer.
         iterations: length-map steps (iterations, then bisection steps) the fixed point took.
-        quadrature_error: |χ₁ computed with 2n points − χ₁ with n points| + the same for L(q*).
+        quadrature_error: |χ₁ by the finer rule − χ₁| + the same for L(q*) (see
+            :mod:`tinygrad_edu.theory.quadrature`): an estimate of the integration error.
     """
 
     activation: str
@@ -71,7 +72,7 @@ class MeanField:
 
     @property
     def phase(self) -> str:
-        """ "ordered" (χ₁ < 1, vanishing), "chaotic" (χ₁ > 1, exploding) or "critical"."""
+        """The phase: "ordered" (χ₁ < 1, vanishing), "chaotic" (χ₁ > 1, exploding) or "critical"."""
         if abs(self.chi1 - 1.0) <= CRITICAL_TOL:
             return "critical"
         return "ordered" if self.chi1 < 1.0 else "chaotic"
