@@ -217,6 +217,10 @@ def test_user_activations_pair_function_alone_and_modules():
     alone = theory.mean_field(np.tanh, 2.0, 0.1)  # φ′ by central differences
     per_float = theory.mean_field(math.tanh, 2.0, 0.1)  # a function of one float, applied per node
     module = theory.mean_field(nn.Tanh(), 2.0, 0.1)
+    assert theory.mean_field(nn.Tanh, 2.0, 0.1).chi1 == reference.chi1  # the class will do
+    assert theory.activation(nn.LeakyReLU).name == "leaky_relu(0.01)"
+    engine = theory.mean_field(nn.Lambda(lambda x: x.tanh()), 2.0, 0.1)  # φ′ by our backward
+    assert engine.chi1 == pytest.approx(reference.chi1, rel=1e-12)
     assert pair.chi1 == pytest.approx(reference.chi1, rel=1e-13)
     assert alone.chi1 == pytest.approx(reference.chi1, rel=1e-8) and alone.nonlinearity.numeric_derivative
     assert per_float.chi1 == pytest.approx(reference.chi1, rel=1e-8)

@@ -73,17 +73,48 @@ def _elementwise(fn: Callable, name: str) -> Callable[[np.ndarray], np.ndarray]:
             if y.shape == x.shape:
                 return y
             shape = f" (on an array of shape {x.shape} it returned shape {y.shape})"
-        except (TypeError, ValueError):
+        except Exception:  # noqa: BLE001 - any failure on an array: try element by element
             pass
         try:
             return np.array([float(fn(float(v))) for v in x.ravel()]).reshape(x.shape)
-        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as error:
+        except Exception as error:  # noqa: BLE001 - the user's function: report whatever it raised
             raise TheoryError(
                 f"theory: activation {name!r} cannot be evaluated at the quadrature nodes"
                 f"{shape or ''}: {error}"
             ) from error
 
     return apply
+
+
+def _through_the_engine(fn: Callable, name: str) -> Nonlinearity:
+    """An activation written for Tensors (``nn.Lambda(lambda x: x.tanh())``): φ is its forward on
+    ``Tensor(x)``, φ′ the ``.grad`` of one backward of Σφ(x) through our engine (elementwise
+    φ: ∂Σφ/∂x_i = φ′(x_i))."""
+    from ..tensor import Tensor
+
+    def phi(x: np.ndarray) -> np.ndarray:
+        return _engine_call(fn, name, Tensor(x)).data
+
+    def dphi(x: np.ndarray) -> np.ndarray:
+        t = Tensor(x, requires_grad=True)
+        _engine_call(fn, name, t).sum().backward()
+        return t.grad
+
+    return Nonlinearity(name, phi, dphi)
+
+
+def _engine_call(fn: Callable, name: str, t: Any) -> Any:
+    try:
+        out = fn(t)
+    except Exception as error:  # noqa: BLE001 - the user's function: report whatever it raised
+        raise TheoryError(
+            f"theory: activation {name!r} fails on a Tensor of the quadrature nodes: {error}"
+        ) from error
+    if getattr(out, "shape", None) != t.shape:
+        raise TheoryError(
+            f"theory: activation {name!r} must be elementwise; it returned {type(out).__name__}"
+        )
+    return out
 
 
 def _central_difference(phi: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
@@ -101,11 +132,13 @@ def activation(spec: Any) -> Nonlinearity:
 
     * a name from :data:`ACTIVATIONS` (``"tanh"``, ``"sigmoid"``, ``"relu"``, ``"leaky_relu"``
       (slope 0.01), ``"gelu"``, ``"linear"``);
-    * an ``nn`` activation module (``nn.Tanh()``, ``nn.LeakyReLU(0.2)`` keeps its slope);
-    * a pair ``(φ, φ′)`` of functions — the exact derivative, the recommended form;
-    * a function ``φ`` alone: φ′ is then a central difference (relative error about 1e-10 for
-      a smooth φ; wrong only within 1e-5 of a kink, where no even-``n`` node falls in
-      practice). ``Nonlinearity.numeric_derivative`` records that.
+    * an ``nn`` activation module or class (``nn.Tanh()``, ``nn.LeakyReLU(0.2)`` keeps its
+      slope); an ``nn.Lambda`` of a Tensor function is run through our engine: φ by its
+      forward, φ′ by one backward (exact, like the pair below);
+    * a pair ``(φ, φ′)`` of numpy functions — the exact derivative, the recommended form;
+    * a numpy function ``φ`` alone: φ′ is then a central difference (relative error about
+      1e-10 for a smooth φ; wrong only within 1e-5·(1 + |x|) of a kink, and 0 — the usual
+      kink — is a panel edge, never a node). ``Nonlinearity.numeric_derivative`` records that.
 
     Functions take and return numpy arrays elementwise (a function of one float is applied
     element by element).
@@ -123,11 +156,12 @@ def activation(spec: Any) -> Nonlinearity:
             )
         return ACTIVATIONS[spec]
     kind = getattr(spec, "kind", None)
-    if isinstance(kind, str) and hasattr(spec, "forward"):  # an nn.Activation module
+    if isinstance(kind, str) and hasattr(spec, "forward"):  # an nn.Activation module (or its class)
         if kind == "leaky_relu":
-            return _leaky(float(spec.negative_slope))
-        if kind == "linear" and type(spec).__name__ == "Lambda":
-            return activation(spec.fn)
+            slope = getattr(spec, "negative_slope", None)
+            return _leaky(0.01 if isinstance(spec, type) or slope is None else float(slope))
+        if kind == "linear" and not isinstance(spec, type) and type(spec).__name__ == "Lambda":
+            return _through_the_engine(spec.fn, getattr(spec.fn, "__name__", "Lambda"))
         return activation(kind)
     if isinstance(spec, tuple) and len(spec) == 2 and all(callable(f) for f in spec):
         name = getattr(spec[0], "__name__", "user activation")
