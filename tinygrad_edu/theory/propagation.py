@@ -226,7 +226,7 @@ def critical_sigma_w2(
         )
     side = 0  # the Illinois variant of regula falsi: the bracket [lo, hi] always holds the root
     for _ in range(MAX_SEARCH):
-        if hi - lo <= tol:
+        if hi - lo <= tol or (hi - lo <= 1e-8 and min(-f_lo, f_hi) > 1e-4):  # converged, or a jump
             break
         mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
         if not lo < mid < hi:
