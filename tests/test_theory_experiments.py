@@ -95,19 +95,55 @@ def test_edge_of_chaos_measurements_match_a_numpy_backprop_of_the_same_nets(fold
         assert point["log10_ratio"] == pytest.approx(float(np.median(ratios)), rel=1e-9, abs=1e-12)
 
 
+def tanh2(x):
+    return np.tanh(x) ** 2
+
+
+def sech4(x):
+    return (1 - np.tanh(x) ** 2) ** 2
+
+
 def test_edge_of_chaos_predictions_match_a_brute_force_mean_field(folder):
-    """q* by iterating the length map with a trapezoid rule, then √χ₁ by the same rule."""
+    """q* by iterating the length map with a trapezoid rule, then χ₁ and √χ₁ by the same rule;
+    the finite-depth prediction layer by layer the same way."""
     result = quick("edge_of_chaos", folder)
+    config = result["config"]
     for point in result["results"]["grid"][7::3]:
         w2, b2 = point["sigma_w2"], point["sigma_b2"]
-        q = w2 + b2
-        for _ in range(300):
-            q = w2 * trapezoid_mean(lambda x: np.tanh(x) ** 2, q, points=20_000) + b2
+        q, gains = w2 + b2, []
+        for layer in range(300):
+            if layer < config["depth"] - 1:
+                gains.append(math.sqrt(w2 * trapezoid_mean(sech4, q, points=20_000)))
+            q = w2 * trapezoid_mean(tanh2, q, points=20_000) + b2
+        at_depth = float(np.exp(np.mean(np.log(gains[config["skip"] :]))))
+        assert point["predicted_at_depth"] == pytest.approx(at_depth, rel=1e-6)
+        assert point["predicted_log10_ratio"] == pytest.approx(math.log10(np.prod(gains)), rel=1e-6, abs=1e-9)
         if q < 1e-3:
             continue  # (q → 0 only like 1/l at σ_w² = 1, σ_b² = 0: covered in test_theory)
         assert point["q_star"] == pytest.approx(q, rel=1e-6)
-        chi1 = w2 * trapezoid_mean(lambda x: (1 - np.tanh(x) ** 2) ** 2, q)
+        chi1 = w2 * trapezoid_mean(sech4, q)
+        assert point["chi1"] == pytest.approx(chi1, rel=1e-7)
         assert point["predicted"] == pytest.approx(math.sqrt(chi1), rel=1e-7)
+
+
+def test_edge_of_chaos_summaries_recomputed_from_the_grid(folder):
+    res = quick("edge_of_chaos", folder)["results"]
+    grid = res["grid"]
+    errors = [abs(p["measured"] / p["predicted"] - 1) for p in grid]
+    assert res["agreement"]["max_relative_error"] == pytest.approx(max(errors))
+    assert res["agreement"]["median_relative_error"] == pytest.approx(float(np.median(errors)))
+    for crossing in res["crossings"]:  # by hand: where the measured log gain changes sign
+        row = [p for p in grid if p["sigma_b2"] == crossing["sigma_b2"]]
+        k = next(k for k in range(len(row) - 1) if row[k]["measured"] < 1 <= row[k + 1]["measured"])
+        a, b = math.log(row[k]["measured"]), math.log(row[k + 1]["measured"])
+        x = row[k]["sigma_w2"] + (row[k + 1]["sigma_w2"] - row[k]["sigma_w2"]) * a / (a - b)
+        assert crossing["measured"] == pytest.approx(x, rel=1e-12)
+    for entry in res["critical_line"][1::3]:  # χ₁ = 1 there, by the trapezoid rule
+        w2, b2, q = entry["sigma_w2"], entry["sigma_b2"], 1.0
+        for _ in range(400):
+            q = w2 * trapezoid_mean(tanh2, q, points=20_000) + b2
+        if q > 1e-3:
+            assert w2 * trapezoid_mean(sech4, q) == pytest.approx(1.0, abs=1e-6)
 
 
 # --- isometry -----------------------------------------------------------------------------------------
@@ -163,6 +199,14 @@ def test_isometry_orthogonal_tanh_stays_narrow_gaussian_and_relu_widen(folder):
         assert (folder / name).read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
+def test_isometry_tanh_nets_sit_on_the_edge_of_chaos(folder):
+    """χ₁ = 1 at the tanh nets' (σ_w², q*), and q* their fixed point, by the trapezoid rule."""
+    net = quick("isometry", folder)["config"]["nets"]["tanh, orthogonal"]
+    w2, b2, q = net["sigma_w2"], net["sigma_b2"], net["q_star"]
+    assert w2 * trapezoid_mean(tanh2, q) + b2 == pytest.approx(q, rel=1e-8)
+    assert w2 * trapezoid_mean(sech4, q) == pytest.approx(1.0, abs=1e-8)
+
+
 def test_isometry_spectra_match_a_numpy_chain_rule_of_the_same_nets(folder):
     result = quick("isometry", folder)
     config, res = result["config"], result["results"]
@@ -180,6 +224,10 @@ def test_isometry_spectra_match_a_numpy_chain_rule_of_the_same_nets(folder):
             np.testing.assert_allclose(
                 res["spectra"][label][str(depth)], singular, rtol=1e-7, atol=1e-12 * singular[0]
             )
+            summary = res["summary"][label][str(depth)]
+            assert summary["mean_sigma2"] == pytest.approx(np.mean(singular**2), rel=1e-9)
+            assert summary["max"] == pytest.approx(singular[0], rel=1e-9)
+            assert summary["lost"] == pytest.approx(np.mean(singular < 1e-9 * singular[0]), abs=1e-12)
             squares = singular**2
             assert res["spread"][label][str(depth)] == pytest.approx(
                 np.var(squares) / np.mean(squares) ** 2, rel=1e-6
