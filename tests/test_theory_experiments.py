@@ -24,12 +24,20 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("theory_pictures")
 
 
+PICTURES = {
+    "edge_of_chaos": ("edge_of_chaos_phase.svg", "edge_of_chaos_gains.svg", "edge_of_chaos_flow.svg"),
+    "isometry": ("isometry_spectra.svg", "isometry_spread.svg"),
+}
+
+
 def result_with_pictures(name, folder):
-    """The quick result; its pictures drawn into ``folder`` if the session's run put them elsewhere."""
+    """The quick result, with its pictures in ``folder`` (drawn again if the session's run put them
+    elsewhere), each checked to be an SVG file."""
     result = quick(name, folder)
-    module = {"edge_of_chaos": edge_of_chaos, "isometry": isometry}[name]
-    if not any(folder.glob(f"{name}_*.svg")):
-        module.pictures(result, folder)
+    if not all((folder / picture).exists() for picture in PICTURES[name]):
+        {"edge_of_chaos": edge_of_chaos, "isometry": isometry}[name].pictures(result, folder)
+    for picture in PICTURES[name]:
+        assert (folder / picture).read_text(encoding="utf-8").lstrip().startswith("<?xml"), picture
     return result
 
 
@@ -69,8 +77,6 @@ def test_edge_of_chaos_ordered_side_vanishes_chaotic_side_explodes(folder):
     biased = next(c for c in res["crossings"] if c["sigma_b2"] == 0.05)
     assert biased["predicted"] == pytest.approx(1.76, abs=0.01)  # Schoenholz et al., Fig. 1
     assert biased["measured"] == pytest.approx(biased["predicted"], abs=0.2)  # quick grid: steps of 0.5
-    for name in ("edge_of_chaos_phase.svg", "edge_of_chaos_gains.svg"):
-        assert (folder / name).read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
 def test_edge_of_chaos_measurements_match_a_numpy_backprop_of_the_same_nets(folder):
@@ -124,6 +130,36 @@ def test_edge_of_chaos_predictions_match_a_brute_force_mean_field(folder):
         chi1 = w2 * trapezoid_mean(sech4, q)
         assert point["chi1"] == pytest.approx(chi1, rel=1e-7)
         assert point["predicted"] == pytest.approx(math.sqrt(chi1), rel=1e-7)
+
+
+def test_edge_of_chaos_profiles_layer_by_layer(folder):
+    """The three single nets: ‖∂L/∂h_l‖ by a numpy backprop of the same weights, and the predicted
+    line by the trapezoid-rule length map, anchored at the last layer."""
+    result = quick("edge_of_chaos", folder)
+    config, profiles = result["config"], result["results"]["profiles"]
+    assert [p["sigma_w2"] for p in profiles][::2] == [1.0, 3.0]
+    assert profiles[1]["sigma_w2"] == pytest.approx(1.7609546, rel=1e-6)  # the edge of chaos at 0.05
+    for k, p in enumerate(profiles):
+        generator = edge_of_chaos.net_generator(result["seed"], 1000 + k, 0, 0)
+        model = edge_of_chaos.random_net(
+            p["sigma_w2"], p["sigma_b2"], config["width"], config["depth"], generator
+        )
+        x = generator.normal(size=(config["batch"], config["width"]))
+        readout = generator.normal(size=(config["batch"], config["width"]))
+        norms = numpy_delta_norms(model, x, readout, lambda h: 1 - np.tanh(h) ** 2)
+        np.testing.assert_allclose(p["measured"], norms, rtol=1e-9)
+        w2, b2, q, predicted = p["sigma_w2"], p["sigma_b2"], p["sigma_w2"] + p["sigma_b2"], [norms[-1]]
+        gains = []
+        for _ in range(config["depth"] - 1):
+            gains.append(math.sqrt(w2 * trapezoid_mean(sech4, q, points=20_000)))
+            q = w2 * trapezoid_mean(tanh2, q, points=20_000) + b2
+        for gain in reversed(gains):
+            predicted.append(predicted[-1] * gain)
+        np.testing.assert_allclose(p["predicted"], predicted[::-1], rtol=1e-6)
+        last_over_first = p["measured"][-1] / p["measured"][0]
+        assert (last_over_first > 3) if k == 0 else (last_over_first < 1 / 3) if k == 2 else True
+    critical = profiles[1]["measured"]
+    assert 0.5 < critical[0] / critical[-1] < 2  # at the edge: neither vanishing nor exploding
 
 
 def test_edge_of_chaos_summaries_recomputed_from_the_grid(folder):
@@ -195,8 +231,6 @@ def test_isometry_orthogonal_tanh_stays_narrow_gaussian_and_relu_widen(folder):
     assert summary[gaussian][depths[-1]]["near_one"] < 0.1
     for relu in ("ReLU, Gaussian (He)", "ReLU, orthogonal"):  # ReLU: no isometry, orthogonal or not
         assert summary[relu][depths[-1]]["near_one"] < 0.2 and summary[relu][depths[-1]]["lost"] > 0.4
-    for name in ("isometry_spectra.svg", "isometry_spread.svg"):
-        assert (folder / name).read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
 def test_isometry_tanh_nets_sit_on_the_edge_of_chaos(folder):

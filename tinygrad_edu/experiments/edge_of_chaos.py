@@ -32,10 +32,14 @@ JSON (``tinygrad-edu experiment edge_of_chaos --json``)::
        "critical_line": [{"sigma_b2": 0.0, "sigma_w2": 1.0}, ...],      # χ₁ = 1 (theory)
        "crossings": [{"sigma_b2": 0.05, "predicted": 1.76, "measured": 1.77}, ...],
        "agreement": {"max_relative_error": 0.03, "median_relative_error": 0.005,
-                     "max_relative_error_at_depth": 0.02, "phase_agreement": 1.0}}}
+                     "max_relative_error_at_depth": 0.02, "phase_agreement": 1.0},
+       "profiles": [{"sigma_w2": 1.0, "sigma_b2": 0.05, "measured": [‖∂L/∂h_1‖, ...],
+                     "predicted": [...]}, ...]}}     # ordered, critical, chaotic
 
 ``crossings.measured`` is where the measured gain crosses 1 along the σ_w² grid (linear
-interpolation of log gain; null if it does not cross).
+interpolation of log gain; null if it does not cross). ``profiles`` are three single nets at
+σ_b² = 0.05 — ordered (σ_w² = 1), critical, chaotic (σ_w² = 3) — with ‖∂L/∂h_l‖ of every layer
+and the prediction: the last layer's measured norm times the product of the per-layer gains.
 """
 
 from __future__ import annotations
@@ -52,11 +56,13 @@ from .common import Progress, format_table, make_result, median, run_experiment,
 
 NAME = "edge_of_chaos"
 TITLE = "Schoenholz et al. 2017: random tanh nets vanish or explode either side of χ₁ = 1"
-RESULT_KEYS = ("grid", "critical_line", "crossings", "agreement")
+RESULT_KEYS = ("grid", "critical_line", "crossings", "agreement", "profiles")
 
 ACTIVATION = "tanh"
 #: Layers left out at the input side while q settles on q*.
 SKIP = 5
+#: The three nets drawn layer by layer: σ_b² = 0.05 and σ_w² ordered, critical (from theory), chaotic.
+PROFILE_SIGMA_B2, PROFILE_SIGMA_W2 = 0.05, (1.0, 3.0)
 
 
 def random_net(
@@ -141,6 +147,21 @@ def measure_point(
     }
 
 
+def profile(
+    sigma_w2: float, sigma_b2: float, *, width: int, depth: int, batch: int, generator: np.random.Generator
+) -> dict[str, Any]:
+    """One net's ‖∂L/∂h_l‖ layer by layer, beside the theory's: the predicted norms are the
+    measured last one times the product of the per-layer gains √χ_l of ``theory.propagate``."""
+    norms = delta_norms(random_net(sigma_w2, sigma_b2, width, depth, generator), batch, generator)
+    along = theory.propagate(
+        ACTIVATION, [sigma_w2] * (depth - 1), [sigma_b2] * (depth - 1), q0=sigma_w2 + sigma_b2
+    )
+    predicted = [float(norms[-1])]
+    for gain in reversed(along.gains):
+        predicted.append(predicted[-1] * gain)
+    return {"sigma_w2": sigma_w2, "sigma_b2": sigma_b2, "measured": norms, "predicted": predicted[::-1]}
+
+
 def crossing(sigma_w2s: list[float], gains: list[float]) -> float | None:
     """The σ_w² where the gain crosses 1 (log gain interpolated linearly); None if it never does."""
     logs = np.log(gains)
@@ -197,13 +218,26 @@ def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]
         "max_relative_error_at_depth": max(abs(p["measured"] / p["predicted_at_depth"] - 1) for p in grid),
         "phase_agreement": sum(phases) / len(phases),
     }
+    edge = theory.critical_sigma_w2(ACTIVATION, PROFILE_SIGMA_B2)
+    options = {key: config[key] for key in ("width", "depth", "batch")}
+    profiles = [
+        profile(w2, PROFILE_SIGMA_B2, generator=net_generator(seed, 1000 + k, 0, 0), **options)
+        for k, w2 in enumerate((PROFILE_SIGMA_W2[0], edge, PROFILE_SIGMA_W2[1]))
+    ]
     config = {"activation": ACTIVATION, **config, "skip": SKIP, "sigma_w2": sigma_w2s, "sigma_b2": sigma_b2s}
-    results = {"grid": grid, "critical_line": critical, "crossings": crossings, "agreement": agreement}
+    results = {
+        "grid": grid,
+        "critical_line": critical,
+        "crossings": crossings,
+        "agreement": agreement,
+        "profiles": profiles,
+    }
     return make_result(NAME, seed, {**config, "quick": quick}, results)
 
 
 def pictures(result: dict, folder: Path) -> list[Path]:
-    """``edge_of_chaos_phase.svg`` (the heat map with the critical line) and ``edge_of_chaos_gains.svg``."""
+    """``edge_of_chaos_phase.svg`` (the heat map with the critical line), ``edge_of_chaos_gains.svg``
+    (gain against σ_w²) and ``edge_of_chaos_flow.svg`` (three nets layer by layer, with the prediction)."""
     from .pictures import matplotlib_figure, save_figure
 
     config, res = result["config"], result["results"]
@@ -262,7 +296,22 @@ def pictures(result: dict, folder: Path) -> list[Path]:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
         gains = save_figure(fig, folder / "edge_of_chaos_gains.svg")
-    return [phase, gains]
+    import viz  # the gradient-flow chart, with the prediction dashed beside each measurement
+
+    measured, predicted = {}, {}
+    for p in res["profiles"]:
+        name = f"σ_w² = {p['sigma_w2']:.3g}, σ_b² = {p['sigma_b2']:g}"
+        measured[name] = {str(k + 1): v for k, v in enumerate(p["measured"])}
+        predicted[name] = {str(k + 1): v for k, v in enumerate(p["predicted"])}
+    flow = viz.gradient_flow_chart(
+        measured,
+        folder / "edge_of_chaos_flow.svg",
+        predicted=predicted,
+        title=f"‖∂L/∂h_l‖ of three tanh nets (width {config['width']}): measured, and theory (dashed)",
+        xlabel="layer l (input side → output side)",
+        ylabel="‖∂L/∂h_l‖",
+    )
+    return [phase, gains, flow]
 
 
 def _edges(centres: list[float]) -> np.ndarray:
