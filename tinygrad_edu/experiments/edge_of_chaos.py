@@ -342,10 +342,23 @@ def table(result: dict) -> str:
         [[c["sigma_b2"], c["predicted"], c["measured"]] for c in res["crossings"]],
         title="The edge of chaos",
     )
+    profiles = format_table(
+        ["σ_w²", "σ_b²", "measured", "predicted"],
+        [
+            [
+                p["sigma_w2"],
+                p["sigma_b2"],
+                p["measured"][0] / p["measured"][-1],
+                p["predicted"][0] / p["predicted"][-1],
+            ]
+            for p in res["profiles"]
+        ],
+        title=f"‖∂L/∂h_1‖ / ‖∂L/∂h_{config['depth']}‖ of one net each: ordered, critical, chaotic",
+    )
     a = res["agreement"]
     summary = (
         f"|measured/√χ₁ − 1|: median {a['median_relative_error']:.3g}, max {a['max_relative_error']:.3g} "
         f"(against the finite-depth prediction: max {a['max_relative_error_at_depth']:.3g}); "
         f"phase (vanishing/exploding) agrees at {100 * a['phase_agreement']:.0f}% of the points"
     )
-    return f"{grid}\n\n{crossings}\n\n{summary}"
+    return f"{grid}\n\n{crossings}\n\n{profiles}\n\n{summary}"
