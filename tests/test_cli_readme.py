@@ -22,6 +22,8 @@ EXPERIMENTS = [
     "clipping",
     "regression",
     "classification",
+    "batchnorm",
+    "paths",
     "edge_of_chaos",
     "isometry",
 ]

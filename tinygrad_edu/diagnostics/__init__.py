@@ -60,7 +60,8 @@ The package, in the order the numbers travel:
   predicts from the weights' own σ_w² = fan_in·mean(W²): χ₁, the gain per layer, and
   ‖∂L/∂out‖ of every layer (``diagnosis.theory``; the report prints it as a "Theory:" line);
 * :mod:`.report` — the data types and the text of a :class:`Diagnosis`;
-* :mod:`.monitor` — the entry points :class:`GradientMonitor` and :func:`diagnose`.
+* :mod:`.monitor` — the entry points :class:`GradientMonitor` and :func:`diagnose`;
+* :mod:`.paths` — :func:`path_lengths`: a residual net's gradient split exactly by path length.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ __all__ = [
     "SATURATED_UNITS_HIGH",
     "DEAD_UNITS_HIGH",
     "RECENT_STEPS",
+    "path_lengths",
+    "PathLengths",
 ]
 
 VERDICTS = ("vanishing", "exploding", "healthy")
@@ -116,4 +119,5 @@ RECENT_STEPS = 10
 # imported after the constants because ``judge`` takes RECENT_STEPS as a default argument.
 from .judge import MEDIAN_KEYS as MEDIAN_KEYS  # noqa: E402  (public, though not in __all__)
 from .monitor import GradientMonitor, diagnose  # noqa: E402
+from .paths import PathLengths, path_lengths  # noqa: E402
 from .report import Diagnosis, Finding, LayerStats, StepRecord  # noqa: E402

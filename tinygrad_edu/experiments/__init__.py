@@ -14,8 +14,9 @@ Each experiment is one module with the same small interface:
 Example::
 
     >>> from tinygrad_edu import experiments
-    >>> experiments.names()
-    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification', 'edge_of_chaos', 'isometry']
+    >>> experiments.names()  # doctest: +NORMALIZE_WHITESPACE
+    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification', 'batchnorm', 'paths',
+     'edge_of_chaos', 'isometry']
     >>> result = experiments.load("clipping").run(quick=True)   # doctest: +SKIP
 """
 
@@ -34,6 +35,8 @@ REGISTRY: dict[str, str] = {
     "clipping": "Pascanu et al. 2013: ‖∂x_T/∂x_0‖ = ρ^T, and norm clipping stops a divergence",
     "regression": "fit a noisy curve, with gradient health during training",
     "classification": "two spirals, with gradient health during training",
+    "batchnorm": "Yang et al. 2019: BatchNorm explodes gradients at init, ≈ ×1.21 per ReLU layer",
+    "paths": "Veit et al. 2016: a deep residual net's gradient comes from short paths (counted exactly)",
     "edge_of_chaos": "Schoenholz et al. 2017: random tanh nets vanish or explode either side of χ₁ = 1",
     "isometry": "Pennington et al. 2017: orthogonal tanh nets at criticality keep the Jacobian an isometry",
 }
