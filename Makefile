@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_scalar.py
 	$(PY) benchmarks/bench_tensor.py
 	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_recurrent.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks
@@ -32,7 +33,7 @@ lint: $(STAMP)
 gallery: $(STAMP)
 	mkdir -p docs/gallery
 	$(PY) -m tinygrad_edu demo --out docs/gallery --quiet > docs/gallery/demo.txt
-	for name in nielsen glorot he clipping regression classification batchnorm paths edge_of_chaos isometry; do \
+	for name in nielsen glorot he clipping regression classification batchnorm paths rnn adding edge_of_chaos isometry; do \
 		$(PY) -m tinygrad_edu experiment $$name --out docs/gallery --quiet > docs/gallery/$$name.txt || exit 1; \
 	done
 

@@ -24,6 +24,8 @@ EXPERIMENTS = [
     "classification",
     "batchnorm",
     "paths",
+    "rnn",
+    "adding",
     "edge_of_chaos",
     "isometry",
 ]

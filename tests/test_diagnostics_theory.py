@@ -110,6 +110,11 @@ def test_other_models_get_no_prediction(model, reason):
     assert d.theory is None and "Theory:" not in str(d)
 
 
+def test_a_net_with_a_recurrent_module_gets_no_prediction():
+    model = nn.Sequential(nn.Linear(8, 8, rng=0), nn.Tanh(), nn.Linear(8, 8, rng=1), nn.Tanh(), nn.RNN(8, 2))
+    assert "recurrent modules" in prediction.why_not(model) and prediction.predict(model) is None
+
+
 @needs_matplotlib
 def test_the_flow_chart_draws_the_predicted_line(tmp_path):
     model = nn.MLP([64] * 8 + [10], activation="tanh", init="xavier_normal", rng=0)

@@ -20,8 +20,8 @@ one, otherwise σ_{w,0}² · 1 + σ_{b,0}², i.e. inputs with unit second moment
 
 **What counts as a plain MLP.** Every layer a 2-D ``Linear``, consecutive widths matching,
 one activation kind the theory knows after every layer but the last, no ``Residual``, no
-active ``Dropout``. For anything else :func:`predict` returns ``None`` (:func:`why_not` says
-why), and the diagnosis simply has no theory line.
+active ``Dropout``, no recurrent module. For anything else :func:`predict` returns ``None``
+(:func:`why_not` says why), and the diagnosis simply has no theory line.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import theory
 from .measure import layers_of
+from .through_time import recurrent_modules
 
 #: The depth named in the message ("expect 1e-3 after 30 layers").
 HORIZON = 30
@@ -132,6 +133,8 @@ def why_not(model: Any) -> str | None:
     from ..nn.activations import Activation, LeakyReLU
     from ..nn.layers import Dropout, Linear, Residual
 
+    if recurrent_modules(model):
+        return "it has recurrent modules (see the through-time diagnosis)"
     layers = layers_of(model)
     if len(layers) < 2:
         return "fewer than two layers"
