@@ -18,12 +18,15 @@ demo: $(STAMP)
 	$(PY) -m tinygrad_edu demo
 
 test: $(STAMP)
+	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks
+	$(PY) -m ruff format --check tinygrad_edu viz tests examples benchmarks
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_scalar.py
 	$(PY) benchmarks/bench_tensor.py
 	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_recurrent.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks
@@ -32,7 +35,7 @@ lint: $(STAMP)
 gallery: $(STAMP)
 	mkdir -p docs/gallery
 	$(PY) -m tinygrad_edu demo --out docs/gallery --quiet > docs/gallery/demo.txt
-	for name in nielsen glorot he clipping regression classification batchnorm paths; do \
+	for name in nielsen glorot he clipping regression classification batchnorm paths rnn adding edge_of_chaos isometry; do \
 		$(PY) -m tinygrad_edu experiment $$name --out docs/gallery --quiet > docs/gallery/$$name.txt || exit 1; \
 	done
 

@@ -23,6 +23,7 @@ from .. import diagnostics
 from ..graph import norm
 from ..optim import total_norm
 from .report import LayerStats, StepRecord
+from .through_time import gradient_over_time, recurrent_modules
 
 #: Maximum of each activation's derivative (what SATURATION_DERIVATIVE is a fraction of).
 _DERIVATIVE_MAX = {"sigmoid": 0.25, "tanh": 1.0}
@@ -42,7 +43,7 @@ def _count_nonfinite(*arrays: Any) -> int:
     return total
 
 
-def _layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
+def layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
     """``[(scope name, layer module, activation module after it or None)]`` in model order.
 
     A layer is a module that directly owns a parameter called ``weight``; an activation is a
@@ -68,7 +69,7 @@ def _measure(model: Any, step: int, loss: Any) -> StepRecord:
     layers = {}
     grads = []
     nonfinite = 0
-    for name, layer, activation in _layers_of(model):
+    for name, layer, activation in layers_of(model):
         weight = layer._parameters["weight"]
         w = _array(weight.data)
         g = _array(weight.grad)
@@ -85,11 +86,21 @@ def _measure(model: Any, step: int, loss: Any) -> StepRecord:
             _measure_activation(stats, model, activation)
         nonfinite += stats.nonfinite
         layers[name] = stats
+    through_time, weight_squares = {}, 0.0
+    for name, module in recurrent_modules(model):  # their parameters count in the totals too
+        own = [(_array(p.data), _array(p.grad)) for p in module.parameters()]
+        nonfinite += _count_nonfinite(*(a for pair in own for a in pair))
+        grads.extend(g for _, g in own if g is not None)
+        weight_squares += sum(
+            norm(_array(p.data)) ** 2 for n, p in module.named_parameters() if n.startswith("weight")
+        )
+        if module.hidden_states and any(p.grad is not None for p in module.parameters()):
+            through_time[name] = [float(v) for v in gradient_over_time(module)]
     loss_value = _loss_value(loss)
     if loss_value is not None and not math.isfinite(loss_value):
         nonfinite += 1
-    weights = math.sqrt(sum(stats.weight_norm**2 for stats in layers.values()))
-    return StepRecord(step, loss_value, layers, _total_norm(grads), weights, nonfinite)
+    weights = math.sqrt(sum(stats.weight_norm**2 for stats in layers.values()) + weight_squares)
+    return StepRecord(step, loss_value, layers, _total_norm(grads), weights, nonfinite, through_time)
 
 
 def _measure_activation(stats: LayerStats, model: Any, activation: Any) -> None:

@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 
 from ..graph import norm
+from . import predict
 from .judge import _judge
-from .measure import _layers_of, _loss_value, _measure
+from .measure import _loss_value, _measure, layers_of
 from .report import Diagnosis, StepRecord, _ratio
+from .through_time import recurrent_modules
 
 
 class GradientMonitor:
@@ -49,10 +51,11 @@ class GradientMonitor:
     }
 
     def __init__(self, model: Any):
-        layers = _layers_of(model)
-        if not layers:
+        layers = layers_of(model)
+        if not layers and not recurrent_modules(model):
             raise ValueError(
-                f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter to watch"
+                f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter "
+                "and no recurrent module (nn.RNN/LSTM/GRU) to watch"
             )
         self.model = model
         self.history: list[StepRecord] = []
@@ -61,7 +64,7 @@ class GradientMonitor:
     def _weights(self) -> dict[str, np.ndarray]:
         return {
             name: np.array(layer._parameters["weight"].data, copy=True)
-            for name, layer, _ in _layers_of(self.model)
+            for name, layer, _ in layers_of(self.model)
         }
 
     def _fill_update_ratio(self) -> None:
@@ -125,13 +128,13 @@ class GradientMonitor:
         if not self.history:
             raise ValueError("GradientMonitor.report: nothing recorded yet; call record() after backward()")
         if upto is None:
-            return _judge(self.history)
+            return _with_theory(_judge(self.history), self.model)
         if not isinstance(upto, int) or isinstance(upto, bool) or not 1 <= upto <= len(self.history):
             raise ValueError(
                 f"GradientMonitor.report: upto must be an int from 1 to {len(self.history)} "
                 f"(the steps recorded), got {upto!r}"
             )
-        return _judge(self.history[:upto])
+        return _with_theory(_judge(self.history[:upto]), self.model)
 
     def __len__(self) -> int:
         return len(self.history)
@@ -156,21 +159,36 @@ def diagnose(
     model for you to inspect. The parameters are never changed.
 
     Raises:
-        ValueError: a model without a layer that has a `weight` (checked before any backward), no
-            gradient to judge (no backward yet and no inputs), or inputs without targets.
+        ValueError: a model without a layer that has a `weight` and without a recurrent module
+            (checked before any backward), no gradient to judge (no backward yet and no
+            inputs), or inputs without targets.
     """
-    layers = _layers_of(model)  # checked first: a model without layers never runs backward
-    if not layers:
-        raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
+    layers = layers_of(model)  # checked first: a model without layers never runs backward
+    recurrent = recurrent_modules(model)
+    if not layers and not recurrent:
+        raise ValueError(
+            f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter "
+            "and no recurrent module (nn.RNN/LSTM/GRU)"
+        )
     if inputs is not None:
         if targets is None:
             raise ValueError("diagnose: inputs given without targets")
         loss = _one_backward(model, inputs, targets, loss_fn)
-    if all(layer._parameters["weight"].grad is None for _, layer, _ in layers):
+    weights = [layer._parameters["weight"] for _, layer, _ in layers]
+    weights += [p for _, module in recurrent for p in module.parameters()]
+    if all(weight.grad is None for weight in weights):
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
-    return _judge([_measure(model, 0, loss)])
+    return _with_theory(_judge([_measure(model, 0, loss)]), model)
+
+
+def _with_theory(diagnosis: Diagnosis, model: Any) -> Diagnosis:
+    """Add what mean-field theory predicts for a plain MLP (:mod:`.predict`) to the evidence."""
+    diagnosis.evidence["theory"] = predict.evidence(
+        model, diagnosis.layers, diagnosis.ratios.get("output_grad")
+    )
+    return diagnosis
 
 
 def _one_backward(model: Any, inputs: Any, targets: Any, loss_fn: Any) -> Any:

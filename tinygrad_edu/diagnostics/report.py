@@ -61,6 +61,8 @@ class StepRecord:
     total_grad_norm: float | None  # ‖all the layers' parameter gradients‖ as one vector
     total_weight_norm: float  # ‖all weight matrices‖ as one vector
     nonfinite: int
+    #: Per recurrent module (nn.RNN/LSTM/GRU): ‖∂L/∂h_t‖ for t = 1 … T of its last layer.
+    through_time: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +108,11 @@ class Diagnosis:
     def ratios(self) -> dict[str, float]:
         return self.evidence["ratios"]
 
+    @property
+    def theory(self) -> dict[str, Any] | None:
+        """What mean-field theory predicts for a plain MLP (see :mod:`.predict`), else None."""
+        return self.evidence.get("theory")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for strict JSON: findings as dicts, nan/inf as None."""
         evidence = dict(self.evidence)
@@ -137,6 +144,12 @@ class Diagnosis:
         if ratios:
             lines.append("Ratios (first layer / last layer):")
             lines.extend(f"  {k} = {_fmt(v)}" for k, v in ratios.items())
+        through_time = self.evidence.get("through_time") or {}
+        if through_time:
+            lines.append("Through time (‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ of each recurrent module):")
+            lines.extend(f"  {k} = {_fmt(v['ratio'])} over T = {v['steps']}" for k, v in through_time.items())
+        if self.theory is not None:
+            lines.append("Theory: " + self.theory["message"])
         losses = self.evidence.get("loss") or []
         if losses:
             shown = ", ".join(f"{x:.3g}" for x in losses[-5:])
