@@ -137,3 +137,16 @@ def test_check_vjp_names_wrong_shapes_and_mutations():
         max_examples=5,
     )
     assert summed >= 5
+
+
+def test_ops_with_static_arguments_are_recomputed_with_them():
+    x = Tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True, label="x")
+    y = (x[None].sum(axis=1) * x.reshape(3, 2).T.leaky_relu(0.2)).sum()
+    y.backward()
+    result = check_edges(y)
+    assert result.ok and {c.edge.child.op for c in result.checks} >= {
+        "getitem",
+        "sum",
+        "reshape",
+        "leaky_relu",
+    }

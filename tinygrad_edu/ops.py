@@ -348,8 +348,9 @@ def apply(rule: Any, *inputs: Any, arg: Any = None) -> Any:
         operands = tuple(scalar.lift(x, name) for x in inputs)
         return scalar.apply(name, compute, operands, arg)
     operands = tuple(tensor.lift(x, like, name) for x in inputs)
-    build = tensor.apply_elementwise if elementwise else tensor.apply
-    return build(name, compute, operands, arg)
+    if elementwise:
+        return tensor.apply_elementwise(name, compute, operands, arg)
+    return tensor.apply(name, compute, operands, tensor.NO_ARG if arg is None else arg)
 
 
 # --- declaration checks ----------------------------------------------------------------------

@@ -660,6 +660,7 @@ def apply_elementwise(op: str, compute: Any, inputs: tuple, arg: Any = None) -> 
     its dtype is narrower); ``no_grad``, ``detect_anomaly`` and name scopes apply.
     """
     datas = [t.data for t in inputs]
+    token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings, as in _binary
     try:
         out, locals_ = compute(_AM, *datas) if arg is None else compute(_AM, *datas, arg)
     except ValueError:
@@ -670,6 +671,8 @@ def apply_elementwise(op: str, compute: Any, inputs: tuple, arg: Any = None) -> 
                 shapes = " and ".join(str(d.shape) for d in datas)
                 raise ShapeError(f"{op}: operands of shapes {shapes} do not broadcast together") from None
         raise
+    finally:
+        restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if _state.grad_enabled and any(t.requires_grad for t in inputs):
@@ -678,8 +681,9 @@ def apply_elementwise(op: str, compute: Any, inputs: tuple, arg: Any = None) -> 
     return _node(out, op, arg, tuple(inputs), None)
 
 
-def apply(op: str, compute: Any, inputs: tuple, arg: Any = None) -> Tensor:
-    """Build the node of a tensor rule whose locals are linear maps (``@``, reductions, ...)."""
+def apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG) -> Tensor:
+    """Build the node of a tensor rule whose locals are linear maps (``@``, reductions, ...);
+    ``arg`` (omitted: :data:`NO_ARG`) is passed to ``compute`` after the input arrays."""
     return _apply(op, compute, tuple(inputs), arg)
 
 

@@ -17,6 +17,7 @@ on each edge is the claimed VJP (a :class:`ClaimedVJP`, a linear map as in
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -294,10 +295,23 @@ class _Recorded:
         self.rule, self.arg, self.stored = rule, arg, stored
 
     def __call__(self, m: Any, *datas: Any) -> tuple:
-        args = datas if self.arg is None else (*datas, self.arg)
+        args = (
+            (*datas, self.arg) if self.arg is not None or _takes_arg(self.rule.compute, len(datas)) else datas
+        )
         with np.errstate(all="ignore"):
             out, _ = self.rule.compute(m, *args)
         return out, self.stored
+
+
+def _takes_arg(compute: Any, n_inputs: int) -> bool:
+    """Whether ``compute`` takes a static argument after its inputs (``t[None]`` records None)."""
+    try:
+        parameters = inspect.signature(compute).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return False
+    return len(parameters) > 1 + n_inputs
 
 
 def _check_edge(edge: Edge, rule: Any, rng, eps, atol, rtol) -> EdgeCheck:
@@ -316,7 +330,7 @@ def _check_edge(edge: Edge, rule: Any, rng, eps, atol, rtol) -> EdgeCheck:
         upstream = Tensor(rng.choice((-1.0, 1.0), child.data.shape) * rng.uniform(0.5, 1.5, child.data.shape))
 
         def fn(*xs):
-            return (tensor.apply(child.op, compute, xs, None) * upstream).sum()
+            return (tensor.apply(child.op, compute, xs) * upstream).sum()
 
         report = gradcheck(fn, *leaves, eps=eps, atol=atol, rtol=rtol, raise_exception=False)
         found = report.inputs[0]
