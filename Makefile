@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= dev,render,charts,data,browser
+EXTRAS ?= dev,render,charts,data,browser,torch
 
 .PHONY: demo test bench lint gallery clean
 

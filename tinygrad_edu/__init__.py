@@ -12,6 +12,7 @@ from .modes import detect_anomaly, enable_grad, is_grad_enabled, name_scope, no_
 from .rules import RULES
 from .scalar import Value
 from .tensor import Tensor, concatenate, stack
+from .torch_bridge import from_torch, torch_scopes  # torch itself is imported only when used
 
 __version__ = "0.1.0"
 
@@ -43,4 +44,6 @@ __all__ = [
     "GradError",
     "AnomalyError",
     "PathLimitError",
+    "from_torch",
+    "torch_scopes",
 ]

@@ -40,3 +40,11 @@ class PathLimitError(TinygradEduError, ValueError):
         super().__init__(message)
         self.count = count
         self.limit = limit
+
+
+class TorchUnavailable(TinygradEduError, ImportError):
+    """The PyTorch bridge was used but torch is not installed (says how to install it)."""
+
+
+class TorchGraphError(TinygradEduError, ValueError):
+    """A torch loss or model the bridge cannot draw truthfully (says what is wrong and what to do)."""

@@ -1,0 +1,181 @@
+"""Module scopes for a torch graph: which module call created each autograd node.
+
+Our modules stamp every node they create with a dotted scope (``"mlp.layers.3"``) and the
+renderer groups by it. Torch records no such thing, so :func:`torch_scopes` watches the model's
+calls with forward hooks:
+
+* autograd numbers its nodes as it creates them (``node._sequence_nr()``, one counter per
+  thread, increasing), so a module call creates exactly the nodes whose numbers lie between the
+  counter's value at its pre-hook and at its post-hook. Calls nest (a block calls its convs), so
+  a node belongs to the *innermost* call whose interval contains its number — no graph walk and
+  no guessing from reachability, and a node built from a tensor captured outside the call is
+  still attributed to where it was created;
+* the post-hook also copies each output tensor's value, so the node that produced a module's
+  output shows its data (other nodes show "not recorded": torch keeps no forward values).
+
+The counter is read by creating one tiny node on an empty tensor (``_probe``), the only public
+way to see it. When the forward ran outside ``torch_scopes``, :func:`ownership_scopes` places the
+parameters and the nodes that use one by which module owns the parameter.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import TorchGraphError
+from .convert import require_torch, to_numpy
+
+#: The recordings of the last few ``torch_scopes`` blocks, newest last (read by ``from_torch``).
+RECENT: deque = deque(maxlen=4)
+
+
+class ScopeRecording:
+    """What one ``with torch_scopes(model):`` block saw.
+
+    Attributes:
+        root: the model's scope name (its class name in lower case unless given).
+        calls: ``(start, end, scope)`` per module call: nodes numbered ``start ≤ n < end``.
+        outputs: ``{sequence number: numpy copy of that node's output}`` for module outputs.
+    """
+
+    def __init__(self, root: str):
+        self.root = root
+        self.calls: list[tuple[int, int, str]] = []
+        self.outputs: dict[int, Any] = {}
+        self.first = self.last = -1  # sequence numbers covered by the block
+        self._starts: list[int] | None = None
+
+    def covers(self, seq: int) -> bool:
+        return self.first <= seq < self.last
+
+    def scope_of(self, seq: int) -> str:
+        """The innermost module call that created node number ``seq`` ("" if none)."""
+        if self._starts is None:
+            self.calls.sort()
+            self._starts = [start for start, _, _ in self.calls]
+        k = bisect.bisect_right(self._starts, seq) - 1
+        while k >= 0:  # calls nest: the first one found walking back that contains seq is innermost
+            start, end, scope = self.calls[k]
+            if seq < end:
+                return scope
+            k -= 1
+        return ""
+
+
+_LEAF: Any = None
+
+
+def _probe() -> int:
+    """The autograd counter now: the number the next node created will get (about)."""
+    global _LEAF
+    torch = require_torch()
+    if _LEAF is None:
+        _LEAF = torch.zeros(0, requires_grad=True)
+    with torch.enable_grad():
+        return (_LEAF * 1.0).grad_fn._sequence_nr() + 1
+
+
+def module_names(model: Any, root: str) -> dict:
+    """``{module: dotted scope}``: the root's name, then ``root.path`` as ``named_modules`` has it."""
+    return {module: f"{root}.{path}" if path else root for path, module in model.named_modules()}
+
+
+def root_name(model: Any, name: str | None) -> str:
+    if name is None:
+        return type(model).__name__.lower()
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"torch_scopes: name must be a non-empty str, got {name!r}")
+    return name
+
+
+@contextmanager
+def torch_scopes(model: Any, name: str | None = None):
+    """Stamp the autograd nodes created inside each module call with the module's dotted name.
+
+    Usage::
+
+        with tinygrad_edu.torch_scopes(model):
+            loss = loss_fn(model(x), y)
+        graph = tinygrad_edu.from_torch(loss, model)   # grouped by module: one box per block
+
+    Args:
+        model: a ``torch.nn.Module``.
+        name: the root scope (default: the model's class name in lower case, as our modules do).
+
+    Yields:
+        the :class:`ScopeRecording` (``from_torch`` also finds it by itself).
+    """
+    torch = require_torch()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"torch_scopes: expected a torch.nn.Module, got {type(model).__name__}")
+    recording = ScopeRecording(root_name(model, name))
+    names = module_names(model, recording.root)
+    open_calls: list[tuple[int, str]] = []
+
+    def before(module, args):
+        open_calls.append((_probe(), names[module]))
+
+    def after(module, args, output):
+        start, scope = open_calls.pop()
+        end = _probe()
+        recording.calls.append((start, end, scope))
+        for tensor in _tensors(output):
+            if tensor.grad_fn is not None:
+                recording.outputs[tensor.grad_fn._sequence_nr()] = to_numpy(tensor)
+
+    handles = []
+    for module in names:
+        handles.append(module.register_forward_pre_hook(before))
+        handles.append(module.register_forward_hook(after))
+    recording.first = _probe()
+    try:
+        yield recording
+    finally:
+        for handle in handles:
+            handle.remove()
+        recording.last = _probe()
+        RECENT.append(recording)
+
+
+def _tensors(output: Any):
+    """The tensors of a module's output: a tensor, or tensors inside tuples/lists/dicts."""
+    torch = require_torch()
+    stack = [output]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            yield item
+        elif isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+
+
+def find_recording(sequence_numbers: list[int], given: Any = None) -> ScopeRecording | None:
+    """The recording whose block created these nodes (the given one, or one of the recent ones)."""
+    if given is not None:
+        if not isinstance(given, ScopeRecording):
+            kind = type(given).__name__
+            raise TypeError(f"from_torch: scopes must be what torch_scopes yields, got {kind}")
+        return given
+    numbers = [n for n in sequence_numbers if n >= 0]
+    for recording in reversed(RECENT):
+        if numbers and any(recording.covers(n) for n in numbers):
+            return recording
+    return None
+
+
+def ownership_scopes(model: Any, root: str) -> dict:
+    """``{id(parameter): scope of the module that owns it}`` (the fallback without hooks)."""
+    owners: dict = {}
+    for module, scope in module_names(model, root).items():
+        for parameter in module.parameters(recurse=False):
+            owners.setdefault(id(parameter), scope)
+    if not owners:
+        raise TorchGraphError(
+            f"from_torch: the model {type(model).__name__} has no parameters to name or to group by"
+        )
+    return owners

@@ -1,0 +1,249 @@
+"""``from_torch``: run a torch loss's backward with hooks on every autograd node, return our :class:`Graph`.
+
+Torch's backward graph is ``loss.grad_fn`` and, from every node, ``next_functions``: one
+``(node, output index)`` pair per differentiable input (``(None, 0)`` for an input that needs
+no gradient); leaves are ``AccumulateGrad`` nodes whose ``variable`` is the tensor. Before the
+backward runs, every node gets a hook (``Node.register_hook``), which torch calls with
+
+* ``grad_outputs`` — ∂loss/∂(the node's outputs): what we call the node's ``grad``, the
+  *upstream* of its edges;
+* ``grad_inputs`` — one per ``next_functions`` entry: the gradient the node sent to that
+  input, i.e. the edge's *contribution* (torch's vector-Jacobian product).
+
+So every number of the returned graph is one torch computed: ``Edge.upstream`` is the node's
+recorded ``grad_outputs``, ``Edge.contribution`` its recorded ``grad_inputs[i]``, and
+``Edge.gain`` = ‖contribution‖ / ‖upstream‖. The hooks are removed afterwards, whatever happens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import TorchGraphError
+from ..graph import Graph, topological_order, trace
+from .convert import require_torch, to_numpy
+from .nodes import RecordedLocal, TorchNode
+from .scopes import find_recording, ownership_scopes, root_name
+
+LEAF = "AccumulateGrad"
+
+
+def from_torch(loss: Any, model: Any = None, *, scopes: Any = None, retain_graph: bool = False) -> Graph:
+    """Run ``loss.backward()`` with hooks and return its backward graph as a tinygrad_edu :class:`Graph`.
+
+    One node per autograd node and per leaf; ``op`` is the forward op torch recorded
+    (``AddmmBackward0`` → ``"addmm"``); parameters are labelled with their
+    ``model.named_parameters()`` names, other leaves that require grad are ``"input"``, and an
+    operand that needs no gradient (the batch ``x`` of the first layer, a constant) is a
+    ``"no grad"`` constant. Edges follow ``next_functions`` order and carry the gradients torch
+    computed (see :mod:`tinygrad_edu.torch_bridge.nodes` for what their ``local`` is).
+
+    Scopes (for grouping by module): the innermost module call that created each node when the
+    forward ran inside :func:`torch_scopes`; otherwise, with ``model``, parameters and the nodes
+    that use a parameter are placed in the module that owns it, and parameter-free ops
+    (activations, residual adds) stay outside any scope.
+
+    Like ``loss.backward()``, this accumulates into the parameters' ``.grad``; the graph's own
+    gradients are this pass's (what the hooks saw), whatever ``.grad`` held before.
+
+    Args:
+        loss: a scalar torch tensor with a ``grad_fn``, whose backward has not run yet (or ran
+            with ``retain_graph=True``).
+        model: the ``torch.nn.Module`` whose parameters to name (optional).
+        scopes: the recording ``torch_scopes`` yielded (found automatically when omitted).
+        retain_graph: passed to ``backward`` (keep torch's graph for another backward).
+
+    Raises:
+        TorchUnavailable: torch is not installed (says how to install it).
+        TypeError: ``loss`` is not a torch tensor, ``model`` not a ``torch.nn.Module``.
+        TorchGraphError: a non-scalar loss, a loss without a graph, a model without parameters
+            or none of whose parameters the loss uses, a graph already freed by a backward.
+    """
+    torch = require_torch()
+    _check_loss(torch, loss)
+    names = _parameter_names(torch, model)
+    if not isinstance(retain_graph, bool):
+        raise TypeError(f"from_torch: retain_graph must be True or False, got {retain_graph!r}")
+    order = _walk(loss.grad_fn)
+    if names is not None and not any(type(n).__name__ == LEAF and id(n.variable) in names for n in order):
+        raise TorchGraphError(
+            f"from_torch: the loss does not depend on any parameter of {type(model).__name__}; "
+            "pass the model that computed it"
+        )
+    recording = find_recording([n._sequence_nr() for n in order if type(n).__name__ != LEAF], scopes)
+    recorded = _backward_with_hooks(loss, order, retain_graph)
+    root = _build(torch, loss, model, order, recorded, names, recording)
+    return trace(root)
+
+
+def _check_loss(torch: Any, loss: Any) -> None:
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"from_torch: expected a torch.Tensor loss, got {type(loss).__name__}")
+    if loss.numel() != 1:
+        raise TorchGraphError(
+            f"from_torch: the loss must be a single number, got shape {tuple(loss.shape)}; "
+            "reduce it first (loss.mean() or loss.sum())"
+        )
+    if loss.grad_fn is None:
+        why = (
+            "it is a leaf tensor (nothing was computed from it)"
+            if loss.requires_grad
+            else "it was computed under torch.no_grad(), or from tensors without requires_grad=True"
+        )
+        raise TorchGraphError(f"from_torch: the loss has no backward graph (grad_fn is None): {why}")
+
+
+def _parameter_names(torch: Any, model: Any) -> dict | None:
+    if model is None:
+        return None
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"from_torch: model must be a torch.nn.Module, got {type(model).__name__}")
+    names: dict = {}
+    for name, parameter in model.named_parameters():
+        names.setdefault(id(parameter), name)
+    if not names:
+        raise TorchGraphError(f"from_torch: the model {type(model).__name__} has no parameters")
+    return names
+
+
+def _walk(root: Any) -> list:
+    """Every autograd node reachable from ``root`` through ``next_functions`` (iterative)."""
+    seen = {root}
+    order = [root]
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is not None and child not in seen:
+                seen.add(child)
+                order.append(child)
+                stack.append(child)
+    return order
+
+
+def _backward_with_hooks(loss: Any, order: list, retain_graph: bool) -> dict:
+    """``{node: (grad_inputs, grad_outputs)}`` as torch passed them to each node's hook."""
+    recorded: dict = {}
+    handles = []
+
+    def hook_for(node: Any):
+        def hook(grad_inputs, grad_outputs):
+            # keep the tensors themselves: holding a reference stops autograd from summing
+            # later gradients into them in place; they are copied to numpy after backward
+            recorded[node] = (grad_inputs, grad_outputs)
+
+        return hook
+
+    try:
+        for node in order:
+            handles.append(node.register_hook(hook_for(node)))
+        loss.backward(retain_graph=retain_graph)
+    except RuntimeError as error:
+        text = str(error)
+        if "second time" in text or "freed" in text:
+            raise TorchGraphError(
+                "from_torch: torch already freed this loss's backward graph (an earlier backward() "
+                "ran on it); compute the loss again, or pass retain_graph=True to that first "
+                "backward (or to from_torch) to keep it"
+            ) from None
+        raise TorchGraphError(f"from_torch: torch's backward failed: {text}") from error
+    finally:
+        for handle in handles:
+            handle.remove()
+    return recorded
+
+
+def _arrays(tensors: tuple) -> list:
+    return [None if t is None else to_numpy(t) for t in tensors]
+
+
+def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
+    """Adapter nodes for ``order`` (root first), wired like ``next_functions``; returns the root."""
+    owners = None
+    if model is not None:
+        owners = ownership_scopes(model, recording.root if recording else root_name(model, None))
+    adapters: dict = {}
+    inputs = 0
+    for node in order:
+        cls = type(node).__name__
+        if cls == LEAF:
+            variable = node.variable
+            if names is not None and id(variable) in names:
+                adapter = TorchNode("parameter", cls, names[id(variable)])
+                adapter.scope = owners.get(id(variable), "")
+            elif isinstance(variable, torch.nn.Parameter) and names is None:
+                adapter = TorchNode("parameter", cls, "parameter")
+            else:
+                inputs += 1
+                adapter = TorchNode("input", cls, "input")
+            adapter.data = to_numpy(variable)
+        else:
+            adapter = TorchNode("op", cls)
+            seq = adapter.sequence_nr = node._sequence_nr()
+            if recording is not None:
+                adapter.scope = recording.scope_of(seq)
+                adapter.data = recording.outputs.get(seq)
+        grads = recorded.get(node)
+        if grads is not None:
+            outputs = _arrays(grads[1])
+            arrived = [g for g in outputs if g is not None]
+            adapter.output_grads = tuple(outputs)
+            if len(arrived) == 1:
+                adapter.grad = arrived[0]
+            elif arrived:  # several outputs: ∂loss/∂(all of them), one vector
+                adapter.grad = np.concatenate([g.reshape(-1).astype(np.float64) for g in arrived])
+        adapters[node] = adapter
+    if inputs > 1:
+        count = 0
+        for adapter in adapters.values():
+            if adapter.kind == "input":
+                adapter.label = f"input{count}"
+                count += 1
+
+    for node in order:
+        adapter = adapters[node]
+        grads = recorded.get(node)
+        sent = _arrays(grads[0]) if grads is not None else [None] * len(node.next_functions)
+        parents, locals_ = [], []
+        for (child, _), contribution in zip(node.next_functions, sent):
+            if child is None:
+                parent = TorchNode("constant", label="no grad")
+                contribution = None
+            else:
+                parent = adapters[child]
+            parents.append(parent)
+            locals_.append(RecordedLocal(adapter.op, contribution, adapter.grad))
+        adapter.parents = tuple(parents)
+        adapter.local_grads = tuple(locals_)
+
+    root = adapters[order[0]]
+    nodes = topological_order(root)
+    if recording is None and owners is not None:
+        _place_by_ownership(nodes)
+    for adapter in nodes:  # an operand that needs no gradient sits with the op that uses it
+        for parent in adapter.parents:
+            if parent.kind == "constant":
+                parent.scope = adapter.scope
+    root.data = to_numpy(loss)
+    if not root.label:
+        root.label = "loss"
+    return root
+
+
+def _place_by_ownership(nodes: list) -> None:
+    """Without module hooks: an op that uses a parameter (directly, or through ops on
+    parameters only, such as ``weight.t()``) goes to the scope of that parameter's owner."""
+    param_only: dict = {}  # adapter -> scope, for parameters and ops on parameters only
+    for adapter in nodes:  # topological: parents before the ops that use them
+        if adapter.kind == "parameter":
+            param_only[adapter] = adapter.scope
+            continue
+        if adapter.kind != "op":
+            continue
+        owned = [param_only[p] for p in adapter.parents if p in param_only and param_only[p]]
+        if owned:
+            adapter.scope = owned[0]
+            if all(p in param_only for p in adapter.parents):
+                param_only[adapter] = owned[0]
