@@ -388,3 +388,40 @@ def test_gradient_flow_chart_reads_the_torch_graph(tmp_path):
         expected = math.sqrt(sum(norm(n.grad) ** 2 for n in members if n.grad is not None))
         assert norms[f"sequential.{k}"] == pytest.approx(expected, rel=1e-9)
     viz.gradient_flow_chart(graph, tmp_path / "flow.svg")
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def test_cli_draws_and_diagnoses_a_script(capsys, tmp_path):
+    from tinygrad_edu.cli import main
+
+    code = main(
+        ["torch", "examples/torch_model.py:make_model_and_loss", "--out", str(tmp_path), "--format", "dot"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Diagnosis: VANISHING" in out
+    # 6 Linear layers (addmm + t each), 5 sigmoids, log_softmax and nll_loss: 19 autograd nodes
+    assert out.startswith("Sequential: 19 autograd nodes")
+    dot = (tmp_path / "torch_graph.dot").read_text()
+    assert "addmm" in dot and "gain" in dot
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("examples/torch_model.py", "expected SCRIPT.py:FUNCTION"),
+        ("examples/missing.py:f", "is not a Python file"),
+        ("examples/torch_model.py:nothing", "has no function 'nothing'"),
+        ("{tmp}/wrong.py:f", "must return (model, loss) with a torch.nn.Module first, got int"),
+    ],
+)
+def test_cli_bad_targets_exit_2(capsys, tmp_path, target, message):
+    from tinygrad_edu.cli import main
+
+    (tmp_path / "wrong.py").write_text("def f():\n    return 3\n")
+    target = target.format(tmp=tmp_path)
+    code = main(["torch", target, "--out", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err and "Traceback" not in err

@@ -138,16 +138,17 @@ def test_same_numbers_and_verdict_as_our_mlp_with_the_same_weights():
 def test_monitor_in_a_torch_training_loop():
     model = torch_mlp(nn.Tanh, nn.init.xavier_normal_, depth=3)
     x, y = batch()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with GradientMonitor(model) as monitor:
         assert type(monitor).__name__ == "TorchGradientMonitor"
         for _ in range(3):
-            opt.zero_grad()
+            model.zero_grad()
             loss = nn.functional.cross_entropy(model(x), y)
             loss.backward()
             monitor.record(loss)
             before = model[0].weight.detach().clone()
-            opt.step()
+            with torch.no_grad():  # one plain SGD step, lr = 0.1
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
             monitor.after_step()
     assert all(not m._forward_hooks for m in model.modules())  # close() removed them
     step = monitor.history[-1].layers["sequential.0"]

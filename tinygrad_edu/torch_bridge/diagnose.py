@@ -220,3 +220,28 @@ def diagnose_torch(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
     return judge([measure_torch(layers, watcher, 0, loss)])
+
+
+def trace_and_diagnose(model: Any, compute_loss: Any) -> tuple[Any, Diagnosis]:
+    """One forward and one backward, drawn and judged: ``(graph, diagnosis)``.
+
+    ``compute_loss()`` runs the forward (inside :func:`~tinygrad_edu.torch_scopes`, so the graph
+    groups by module, and with the diagnostics' hooks); then :func:`~tinygrad_edu.from_torch`
+    runs the backward. Both read the same pass: the graph's edges and the diagnosis's per-layer
+    numbers are the gradients of one ``backward()``.
+    """
+    from .scopes import torch_scopes
+    from .trace import from_torch
+
+    layers = torch_layers(model)
+    watcher = Watcher(_watched(layers))
+    try:
+        with torch_scopes(model) as scopes:
+            loss = compute_loss()
+        model.zero_grad()
+        graph = from_torch(loss, model, scopes=scopes)
+    finally:
+        watcher.remove()
+    if not layers:
+        raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
+    return graph, judge([measure_torch(layers, watcher, 0, loss)])
