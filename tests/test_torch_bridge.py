@@ -242,6 +242,21 @@ def test_lstm_several_outputs_are_one_gradient_vector():
         np.testing.assert_allclose(flowed, params[leaf.label].grad.numpy(), **CLOSE)
 
 
+def test_the_graph_keeps_its_gradients_when_torch_tensors_change_later():
+    model, loss = residual_case()
+    graph = from_torch(loss, model)
+    saved = {n: n.grad.copy() for n in graph.nodes if n.grad is not None}
+    flowed = {e: e.contribution.copy() for e in graph.edges if e.contribution is not None}
+    for p in model.parameters():
+        p.grad.zero_()  # optimizer.zero_grad(set_to_none=False) zeroes in place
+    for t in model.kept.values():
+        t.grad.mul_(100.0)  # a user scribbling on retained gradients
+    for node, grad in saved.items():
+        np.testing.assert_array_equal(node.grad, grad)
+    for edge, contribution in flowed.items():
+        np.testing.assert_array_equal(edge.contribution, contribution)
+
+
 def test_the_hooks_are_removed_and_retain_graph_allows_a_second_look():
     model, loss = residual_case()
     first = from_torch(loss, model, retain_graph=True)

@@ -35,11 +35,12 @@ def is_torch_module(model: Any) -> bool:
     return torch is not None and isinstance(model, torch.nn.Module)
 
 
-def to_numpy(tensor: Any) -> np.ndarray:
-    """A numpy copy of a tensor's value (detached; half precisions as float32).
+def to_numpy(tensor: Any, copy: bool = True) -> np.ndarray:
+    """A tensor's value as numpy (detached; half precisions as float32), a copy by default.
 
     A copy, because an in-place op may change the tensor later: the picture must show the value
-    the op produced, not a later one.
+    the op produced, not a later one. ``copy=False`` shares the memory; only for tensors that
+    nothing else can reach (the fresh gradients autograd hands a hook, see ``from_torch``).
     """
     torch = require_torch()
     t = tensor.detach()
@@ -47,4 +48,5 @@ def to_numpy(tensor: Any) -> np.ndarray:
         t = t.to_dense()
     if t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()
-    return t.cpu().numpy().copy()
+    array = t.cpu().numpy()
+    return array.copy() if copy else array

@@ -65,23 +65,34 @@ class RecordedLocal:
             None for other ops (their Jacobian is not elementwise and was never formed).
     """
 
-    __slots__ = ("contribution", "elementwise", "op")
+    __slots__ = ("contribution", "upstream", "op", "_elementwise")
     #: ``ndarray * local`` must not become an object array: numpy defers to ``__rmul__``.
     __array_ufunc__ = None
 
     def __init__(self, op: str, contribution: np.ndarray | None, upstream: np.ndarray | None):
         self.op = op
         self.contribution = contribution
-        self.elementwise = None
-        if (
-            op in ELEMENTWISE_OPS
-            and contribution is not None
-            and isinstance(upstream, np.ndarray)
-            and upstream.shape == contribution.shape
-        ):
-            with np.errstate(all="ignore"):
-                up = upstream.astype(np.float64)
-                self.elementwise = np.where(up != 0, contribution / np.where(up != 0, up, 1.0), np.nan)
+        self.upstream = upstream  # the child's recorded gradient (kept to recover the local)
+        self._elementwise: Any = False  # not computed yet (drawing a big graph never needs most)
+
+    @property
+    def elementwise(self) -> np.ndarray | None:
+        """``contribution / upstream`` where the upstream is nonzero, nan elsewhere (elementwise
+        ops whose operand has the output's shape); None for every other edge."""
+        if self._elementwise is False:
+            self._elementwise = None
+            up, contribution = self.upstream, self.contribution
+            if (
+                self.op in ELEMENTWISE_OPS
+                and contribution is not None
+                and isinstance(up, np.ndarray)
+                and up.shape == contribution.shape
+            ):
+                with np.errstate(all="ignore"):
+                    nonzero = up != 0
+                    ratio = contribution / np.where(nonzero, up, 1.0).astype(np.float64)
+                    self._elementwise = np.where(nonzero, ratio, np.nan)
+        return self._elementwise
 
     @property
     def note(self) -> str:
@@ -96,11 +107,12 @@ class RecordedLocal:
         """One line for an edge label: the recovered elementwise local, or what was recorded."""
         if self.contribution is None:
             return "no gradient"
-        if self.elementwise is not None:
-            known = np.isfinite(self.elementwise)
+        local = self.elementwise
+        if local is not None:
+            known = np.isfinite(local)
             if not known.any():
                 return "recorded (upstream all 0)"
-            mean = float(np.mean(np.abs(self.elementwise[known])))
+            mean = float(np.mean(np.abs(local[known])))
             part = "" if known.all() else f" on {int(known.sum())}/{known.size}"
             return f"mean|·| {fmt(mean)}{part} (grad ÷ upstream)"
         return "recorded vjp"
@@ -120,12 +132,14 @@ class TorchNode:
             ``grad_outputs``); for a node with several outputs that received a gradient, their
             gradients flattened and concatenated (its norm is ‖(g₀, g₁, …)‖), each kept in
             ``output_grads``. None when no gradient reached the node.
-        parents: the nodes of ``next_functions``, in that order (a ``(None, 0)`` slot, a
-            tensor operand that needs no gradient, is a constant leaf).
+        parents: the nodes of ``next_functions``, in that order. A ``(None, 0)`` slot — an
+            operand that needs no gradient (the batch ``x``, a constant) or an absent optional
+            one (the bias of a ``Conv2d(bias=False)``); torch does not say which — is a
+            ``"constant"`` leaf labelled ``"no grad"``, with no data and no gradient.
         local_grads: one :class:`RecordedLocal` per parent.
         op: the readable op name (``"addmm"``); "" for a leaf.
         kind: ``"op"``, ``"parameter"``, ``"input"`` (a leaf that requires grad but is not a
-            parameter of the model) or ``"constant"`` (an operand that needs no gradient).
+            parameter of the model) or ``"constant"`` (a slot without a gradient edge).
         torch_name: the autograd class (``"AddmmBackward0"``, ``"AccumulateGrad"``).
         sequence_nr: torch's creation number of the node (``grad_fn._sequence_nr()``), which
             ties a box to a tensor's ``grad_fn``; -1 for leaves and constants.

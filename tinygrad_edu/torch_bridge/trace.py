@@ -35,9 +35,10 @@ def from_torch(loss: Any, model: Any = None, *, scopes: Any = None, retain_graph
 
     One node per autograd node and per leaf; ``op`` is the forward op torch recorded
     (``AddmmBackward0`` → ``"addmm"``); parameters are labelled with their
-    ``model.named_parameters()`` names, other leaves that require grad are ``"input"``, and an
-    operand that needs no gradient (the batch ``x`` of the first layer, a constant) is a
-    ``"no grad"`` constant. Edges follow ``next_functions`` order and carry the gradients torch
+    ``model.named_parameters()`` names, other leaves that require grad are ``"input"``, and a
+    slot without a gradient edge (an operand that needs no gradient, such as the batch ``x`` of
+    the first layer, or an absent optional one, such as a missing bias) is a ``"no grad"``
+    constant. Edges follow ``next_functions`` order and carry the gradients torch
     computed (see :mod:`tinygrad_edu.torch_bridge.nodes` for what their ``local`` is).
 
     Scopes (for grouping by module): the innermost module call that created each node when the
@@ -66,14 +67,14 @@ def from_torch(loss: Any, model: Any = None, *, scopes: Any = None, retain_graph
     names = _parameter_names(torch, model)
     if not isinstance(retain_graph, bool):
         raise TypeError(f"from_torch: retain_graph must be True or False, got {retain_graph!r}")
-    order = _walk(loss.grad_fn)
+    order = walk(loss.grad_fn)
     if names is not None and not any(type(n).__name__ == LEAF and id(n.variable) in names for n in order):
         raise TorchGraphError(
             f"from_torch: the loss does not depend on any parameter of {type(model).__name__}; "
             "pass the model that computed it"
         )
     recording = find_recording([n._sequence_nr() for n in order if type(n).__name__ != LEAF], scopes)
-    recorded = _backward_with_hooks(loss, order, retain_graph)
+    recorded = backward_with_hooks(loss, order, retain_graph)
     root = _build(torch, loss, model, order, recorded, names, recording)
     return trace(root)
 
@@ -108,7 +109,7 @@ def _parameter_names(torch: Any, model: Any) -> dict | None:
     return names
 
 
-def _walk(root: Any) -> list:
+def walk(root: Any) -> list:
     """Every autograd node reachable from ``root`` through ``next_functions`` (iterative)."""
     seen = {root}
     order = [root]
@@ -123,7 +124,7 @@ def _walk(root: Any) -> list:
     return order
 
 
-def _backward_with_hooks(loss: Any, order: list, retain_graph: bool) -> dict:
+def backward_with_hooks(loss: Any, order: list, retain_graph: bool) -> dict:
     """``{node: (grad_inputs, grad_outputs)}`` as torch passed them to each node's hook."""
     recorded: dict = {}
     handles = []
@@ -155,8 +156,15 @@ def _backward_with_hooks(loss: Any, order: list, retain_graph: bool) -> dict:
     return recorded
 
 
-def _arrays(tensors: tuple) -> list:
-    return [None if t is None else to_numpy(t) for t in tensors]
+def _arrays(tensors: tuple, copy: Any = True) -> list:
+    """Gradients as numpy. Why ``copy`` may be False: the gradients autograd passes between
+    ordinary nodes are fresh tensors that only our hook holds once backward is over
+    (``retain_grad()`` stores a clone), so sharing their memory is safe and saves copying every
+    activation-sized gradient. Gradients that reach a leaf are always copied: ``AccumulateGrad``
+    may adopt that very tensor as ``param.grad``, which the user then zeroes in place."""
+    if isinstance(copy, bool):
+        copy = [copy] * len(tensors)
+    return [None if t is None else to_numpy(t, c) for t, c in zip(tensors, copy)]
 
 
 def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
@@ -187,7 +195,7 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
                 adapter.data = recording.outputs.get(seq)
         grads = recorded.get(node)
         if grads is not None:
-            outputs = _arrays(grads[1])
+            outputs = _arrays(grads[1], copy=cls == LEAF)
             arrived = [g for g in outputs if g is not None]
             adapter.output_grads = tuple(outputs)
             if len(arrived) == 1:
@@ -205,7 +213,8 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
     for node in order:
         adapter = adapters[node]
         grads = recorded.get(node)
-        sent = _arrays(grads[0]) if grads is not None else [None] * len(node.next_functions)
+        into_leaf = [c is not None and type(c).__name__ == LEAF for c, _ in node.next_functions]
+        sent = _arrays(grads[0], into_leaf) if grads is not None else [None] * len(node.next_functions)
         parents, locals_ = [], []
         for (child, _), contribution in zip(node.next_functions, sent):
             if child is None:
