@@ -440,3 +440,15 @@ def test_cli_bad_targets_exit_2(capsys, tmp_path, target, message):
     code = main(["torch", target, "--out", str(tmp_path)])
     _, err = capsys.readouterr()
     assert code == 2 and message in err and "Traceback" not in err
+
+
+@needs_renderer
+def test_the_example_script_runs(tmp_path, monkeypatch, capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "torch_model.py"
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(script), run_name="__main__")
+    assert "Diagnosis: VANISHING" in capsys.readouterr().out
+    assert (tmp_path / "torch_model.svg").stat().st_size > 1000
