@@ -452,3 +452,35 @@ def test_the_example_script_runs(tmp_path, monkeypatch, capsys):
     runpy.run_path(str(script), run_name="__main__")
     assert "Diagnosis: VANISHING" in capsys.readouterr().out
     assert (tmp_path / "torch_model.svg").stat().st_size > 1000
+
+
+def test_replaying_backward_sums_the_recorded_contributions():
+    """Graph.backward_steps() (what the viewer steps through) adds up the recorded contributions:
+    torch's own accumulation. A graph with a several-output node refuses instead."""
+    model, loss = residual_case()
+    graph = from_torch(loss, model)
+    recorded = {n: n.grad.copy() for n in graph.nodes if n.grad is not None and n.parents}
+    for leaf in graph.leaves:
+        leaf.grad = None
+    list(graph.backward_steps())
+    for node, grad in recorded.items():
+        np.testing.assert_allclose(node.grad, grad, rtol=1e-5, atol=1e-8)
+    torch.manual_seed(2)
+    lstm = nn.LSTM(3, 4)
+    out, (h, _) = lstm(torch.randn(5, 2, 3))
+    graph = from_torch(out.sum() + (h**2).sum(), lstm)
+    with pytest.raises(TinygradEduError, match="several outputs"):
+        list(graph.backward_steps())
+
+
+def test_torch_scopes_survives_a_forward_that_raised():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    with torch_scopes(model):
+        with pytest.raises(RuntimeError):
+            model(torch.randn(2, 5))  # wrong width: fails inside sequential.0
+        out = model(torch.randn(2, 3))
+    graph = from_torch(out.sum(), model)
+    scopes = {n.op: n.scope for n in graph.nodes if n.kind == "op"}
+    assert scopes["relu"] == "sequential.1" and scopes["sum"] == ""
+    assert sorted({n.scope for n in graph.nodes if n.op == "addmm"}) == ["sequential.0", "sequential.2"]

@@ -159,6 +159,7 @@ class TorchNode:
         "torch_name",
         "output_grads",
         "sequence_nr",
+        "replay_refused",
         "__weakref__",
     )
 
@@ -168,6 +169,7 @@ class TorchNode:
     def __init__(self, kind: str, torch_name: str = "", label: str = ""):
         self.kind = kind
         self.sequence_nr = -1
+        self.replay_refused = ""  # on the root: why replaying backward would be wrong ("" if exact)
         self.torch_name = torch_name
         self.op = op_name(torch_name) if kind == "op" else ""
         self.label = label
@@ -181,7 +183,15 @@ class TorchNode:
         self.requires_grad = kind != "constant"
 
     def seed_grad(self, grad: Any) -> np.ndarray:
-        """The gradient a replay of the backward loop starts from (1 for the scalar loss)."""
+        """The gradient a replay of the backward loop starts from (1 for the scalar loss).
+
+        Replaying (``Graph.backward_steps()``, the viewer) sums the recorded contributions into
+        each node, which is exactly what torch did — unless a node has several outputs with
+        gradients: the contributions to different outputs have different shapes and cannot be
+        summed into one ``grad``, so the replay is refused rather than shown wrong.
+        """
+        if self.replay_refused:
+            raise GradError(self.replay_refused)
         if grad is not None:
             return np.asarray(grad, dtype=np.float64)
         if self.data is None or np.size(self.data) != 1:

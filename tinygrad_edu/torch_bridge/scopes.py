@@ -113,13 +113,19 @@ def torch_scopes(model: Any, name: str | None = None):
         raise TypeError(f"torch_scopes: expected a torch.nn.Module, got {type(model).__name__}")
     recording = ScopeRecording(root_name(model, name))
     names = module_names(model, recording.root)
-    open_calls: list[tuple[int, str]] = []
+    open_calls: list[tuple[Any, int, str]] = []
 
     def before(module, args):
-        open_calls.append((_probe(), names[module]))
+        open_calls.append((module, _probe(), names[module]))
 
     def after(module, args, output):
-        start, scope = open_calls.pop()
+        # the innermost open call of this module; calls above it raised (their post-hook never
+        # ran) and were caught inside the block: they are dropped, not closed here
+        while open_calls and open_calls[-1][0] is not module:
+            open_calls.pop()
+        if not open_calls:
+            return
+        _, start, scope = open_calls.pop()
         end = _probe()
         recording.calls.append((start, end, scope))
         for tensor in _tensors(output):

@@ -228,6 +228,13 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
         adapter.local_grads = tuple(locals_)
 
     root = adapters[order[0]]
+    several = [a for a in adapters.values() if sum(g is not None for g in a.output_grads) > 1]
+    if several:
+        root.replay_refused = (
+            f"backward: cannot replay this torch graph edge by edge: {several[0].op!r} and "
+            f"{len(several) - 1} other node(s) have several outputs with gradients, which do not sum "
+            "into one grad; its recorded gradients (node.grad, edge.contribution) are torch's own"
+        )
     nodes = topological_order(root)
     if recording is None and owners is not None:
         _place_by_ownership(nodes)
