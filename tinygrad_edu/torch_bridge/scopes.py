@@ -14,8 +14,10 @@ calls with forward hooks:
   output shows its data (other nodes show "not recorded": torch keeps no forward values).
 
 The counter is read by creating one tiny node on an empty tensor (``_probe``), the only public
-way to see it. When the forward ran outside ``torch_scopes``, :func:`ownership_scopes` places the
-parameters and the nodes that use one by which module owns the parameter.
+way to see it. The counter belongs to a thread: the forward must run in the thread that entered
+the block (as it does without ``DataParallel``). When the forward ran outside ``torch_scopes``,
+:func:`ownership_scopes` places the parameters and the nodes that use one by which module owns
+the parameter.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def _probe() -> int:
     if _LEAF is None:
         _LEAF = torch.zeros(0, requires_grad=True)
     with torch.enable_grad():
-        return (_LEAF * 1.0).grad_fn._sequence_nr() + 1
+        probe = (_LEAF * 1.0).grad_fn
+    return -1 if probe is None else probe._sequence_nr() + 1  # None under inference_mode: no graph
 
 
 def module_names(model: Any, root: str) -> dict:
