@@ -36,7 +36,8 @@ def test_2_3_3_1_net_has_named_parameters_and_per_neuron_scopes():
         f"mlp.layers.{i}.neurons.{j}" for i, width in enumerate([3, 3, 1]) for j in range(width)
     }
     w = net.layers[1].neurons[2].w[0]
-    assert (w.label, w.scope) == ("w0", "mlp.layers.1.neurons.2")
+    # layer 2 (numbered from 1), neuron 2, input 0; its parameter name stays w0
+    assert (w.label, w.scope) == ("w2[2,0]", "mlp.layers.1.neurons.2")
     # every parameter of the net is a leaf of the graph
     leaves = set(map(id, graph.leaves))
     assert all(id(p) in leaves for p in net.parameters())

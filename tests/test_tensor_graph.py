@@ -37,9 +37,10 @@ def test_trace_nodes_edges_depth():
     assert g.depth[W1] == 5 and g.depth[W2] == 2
     assert {n.label for n in g.leaves} == {"x", "W1", "b1", "W2"}
     formulas = {(e.parent.label or e.parent.op, e.child.op): e.formula for e in g.edges}
-    assert formulas[("W1", "matmul")] == "Xᵀ·"
+    assert formulas[("W1", "matmul")] == "xᵀ·"  # the rule's X, named as the graph names it
     assert formulas[("b1", "add")] == "1 summed over axes (0,) back to (5,)"
-    assert formulas[("add", "tanh")] == "1 − tanh²(x)"
+    add = next(n for n in g.nodes if n.op == "add")
+    assert formulas[("add", "tanh")] == f"1 − tanh²(+ #{g.ids[add]})"
     # tanh's local is the elementwise derivative array, evaluated at the forward values
     tanh = g.nodes[[n.op for n in g.nodes].index("tanh")]
     np.testing.assert_allclose(tanh.local_grads[0], 1 - tanh.data**2)

@@ -96,7 +96,8 @@ def test_show_formula_adds_rule_formula():
     _, _, y = design_example()
     scene = build_scene(y, show_formula=True)
     tanh_edge = next(e for e in scene.edges if e.head == "n5")
-    assert ("", "1 − tanh²(x)") in tanh_edge.rows
+    # the rule says 1 − tanh²(x); the picture names the operand as it is drawn: the + node #4
+    assert ("", "1 − tanh²(+ #4)") in tanh_edge.rows
 
 
 def test_pow_const_shows_its_exponent():
@@ -271,20 +272,28 @@ def test_grouping_kicks_in_above_the_cap_by_depth():
     assert "grouped by depth" in dot.source
 
 
-def test_group_edges_show_the_gain_between_groups():
+def test_band_boxes_and_arrows_show_named_sums_and_no_gain():
     y = _deep_chain(150)
+    graph = trace(y)
     scene = build_scene(y, max_nodes=100, max_groups=10)
-    # a group's gradient norm, by hand: √(Σ grad²) over the nodes it holds
-    grads = {f"n{i}": node.grad for node, i in trace(y).ids.items()}
+    # a band's number, by hand: √(Σ grad²) over the nodes it holds (all gradients as one vector)
+    grads = {f"n{i}": node.grad for node, i in graph.ids.items()}
     norms = {n.id: math.sqrt(sum(grads[m] ** 2 for m in n.members)) for n in scene.nodes}
-    assert sorted(m for n in scene.nodes for m in n.members) == sorted(grads)  # each node in one group
+    assert sorted(m for n in scene.nodes for m in n.members) == sorted(grads)  # each node in one band
     for n in scene.nodes:
         assert n.magnitude == pytest.approx(norms[n.id], rel=1e-12)
+        assert ("√Σ‖grad‖²", g3(norms[n.id])) in n.rows
+    band = {m: n.id for n in scene.nodes for m in n.members}
     assert scene.edges
     for edge in scene.edges:
-        expected = norms[edge.tail] / norms[edge.head]
-        assert edge.gain == pytest.approx(expected)
-        assert ("gain", "×" + g3(expected)) in edge.rows
+        # bands are not layers: no gain; the arrow shows √Σ‖flow‖² over the crossing edges
+        flows = [
+            e.local * e.child.grad
+            for e in graph.edges
+            if band[f"n{graph.ids[e.parent]}"] == edge.tail and band[f"n{graph.ids[e.child]}"] == edge.head
+        ]
+        assert edge.gain is None and all(name != "gain" for name, _ in edge.rows)
+        assert edge.magnitude == pytest.approx(math.sqrt(sum(f * f for f in flows)), rel=1e-12)
 
 
 def test_grouping_by_scope_makes_one_box_per_layer():
@@ -297,11 +306,13 @@ def test_grouping_by_scope_makes_one_box_per_layer():
     y = h * 1.0
     y.backward()
     scene = build_scene(y, max_nodes=50)
-    assert scene.grouped == "scope"
-    titles = {n.title for n in scene.nodes}
-    assert {f"mlp.layer{k}" for k in range(4)} <= titles
-    layer_norms = [next(n for n in scene.nodes if n.title == f"mlp.layer{k}").magnitude for k in range(4)]
-    assert all(m is not None and m > 0 for m in layer_norms)
+    assert scene.grouped == "layers"
+    titles = [n.title for n in scene.nodes]
+    assert titles == ["input"] + [f"L{k + 1} layer{k}" for k in range(4)] + ["loss"]
+    layers = trace(y).layers()
+    for view, layer in zip(scene.nodes[1:5], layers[1:5]):
+        # a layer's box shows ‖∂L/∂out‖: the gradient of the last tanh of the layer
+        assert view.magnitude == abs(layer.output.grad) and layer.output.op == "tanh"
 
 
 def test_group_none_refuses_a_graph_above_the_cap():
@@ -381,7 +392,7 @@ def test_size_dpi_direction_title_and_legend_options():
         ({"direction": "UP"}, ValueError),
         ({"max_nodes": "10"}, TypeError),
         ({"max_nodes": 0}, ValueError),
-        ({"group": "layers"}, ValueError),
+        ({"group": "layer"}, ValueError),
         ({"decades": -1}, ValueError),
         ({"show_grad": "yes"}, TypeError),
         ({"size": (0, 3)}, ValueError),

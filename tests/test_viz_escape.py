@@ -118,10 +118,9 @@ def test_scope_names_are_escaped_in_grouped_drawings(scopes):
     groups = [n for n in parsed.nodes() if n != "legend"]
     assert all(n.startswith("g") for n in groups)
     shown = [squash(label_text(parsed.get_node(n).attr["label"])) for n in groups]
-    for scope in scopes:
-        # dots in a scope split it into levels; the group shows the first level
-        first = squash(_expected(scope.split(".")[0]))
-        assert any(text.startswith(first) for text in shown)
+    for number, scope in enumerate(scopes, start=1):
+        # each name_scope is one layer, titled by its L-number and the name as given
+        assert any(text.startswith(squash(f"L{number} {_expected(scope)}")) for text in shown)
 
 
 def test_control_characters_become_visible():

@@ -32,7 +32,7 @@ def _scoped_net(activation: str, layers: int = 5):
 def test_layer_norms_from_scopes_run_input_to_output():
     _, y = _scoped_net("sigmoid")
     norms = layer_norms(y)
-    assert list(norms) == [f"layer{k}" for k in range(5)]
+    assert list(norms) == [f"L{k + 1} layer{k}" for k in range(5)]
     values = list(norms.values())
     assert values == sorted(values)  # sigmoid shrinks the gradient towards the input
     assert values[0] < values[-1] * 0.25**3

@@ -65,7 +65,8 @@ def test_edges_show_formula_and_summary_then_flow_and_gain():
     scene = build_scene(loss)
     s = h.data
     sig = _edge(scene, graph, z, h)
-    assert sig.rows[0] == ("", "σ(x)(1−σ(x))")
+    assert sig.rows[0] == ("", f"σ({graph.names[z]})(1−σ({graph.names[z]}))")  # z is the + node
+    assert graph.names[z] == f"+ #{graph.ids[z]}"
     assert sig.rows[1] == ("local", f"mean|·| {g3(np.mean(np.abs(s * (1 - s))))}")  # mean |σ'|
     assert ("grad", f"‖·‖ {g3(np.linalg.norm(z.grad))}") in sig.rows
     # gain = ‖contribution‖ / ‖upstream‖; h is z's only child, so the contribution is z.grad
@@ -73,8 +74,8 @@ def test_edges_show_formula_and_summary_then_flow_and_gain():
     assert ("gain", "×" + g3(gain)) in sig.rows
     matmul = z.parents[0]
     to_w = _edge(scene, graph, W, matmul)
-    assert to_w.rows[0] == ("", "Xᵀ·")
-    assert to_w.rows[1] == ("local", matmul.local_grads[1].summary())
+    assert to_w.rows[0] == ("", f"{x.label}ᵀ·")  # the other operand, by its own name
+    assert to_w.rows[1] == ("local", matmul.local_grads[1].summary().replace("X", x.label))
     assert ("grad", f"‖·‖ {g3(np.linalg.norm(W.grad))}") in to_w.rows  # W's only path
     to_x = _edge(scene, graph, x, matmul)
     assert to_x.magnitude is None and all(name != "grad" for name, _ in to_x.rows)
@@ -95,7 +96,8 @@ def test_tensor_dot_parses_and_formulas_survive_escaping():
     y.backward()
     parsed = parse_dot(viz.draw(y).source)
     labels = edge_labels(parsed)
-    assert any(text.startswith("1 if x > 0 else 0") for text in labels.values())
+    # the operand's own name, in parentheses since it is not a plain word, and escaped
+    assert any(text.startswith("1 if (x<&>) > 0 else 0") for text in labels.values())
     node = label_text(parsed.get_node("n0").attr["label"])
     assert node.startswith("x<&>")
     svg = backends.render_bytes(viz.draw(y).source, "svg", renderer="pygraphviz")
@@ -142,12 +144,13 @@ def _deep_tensor_mlp(depth: int, activation: str, seed: int = 0):
 def test_deep_tensor_graph_groups_by_layer_and_flows_into_the_chart(tmp_path):
     loss = _deep_tensor_mlp(12, "sigmoid")
     scene = build_scene(loss, max_nodes=20)
-    assert scene.grouped == "scope"
+    assert scene.grouped == "layers"
     titles = [n.title for n in scene.nodes]
-    assert {f"layer{k}" for k in range(12)} <= set(titles)
+    names = [f"L{k + 1} layer{k}" for k in range(12)]
+    assert set(names) <= set(titles)
     norms = viz.layer_norms(loss)
-    assert list(norms)[:12] == [f"layer{k}" for k in range(12)]
-    first, last = norms["layer0"], norms["layer11"]
+    assert list(norms) == names
+    first, last = norms["L1 layer0"], norms["L12 layer11"]
     assert first < last * 1e-3  # sigmoid layers with small weights: the gradient vanished
     written = viz.gradient_flow_chart(
         {"sigmoid": norms, "relu": viz.layer_norms(_deep_tensor_mlp(12, "relu"))}, tmp_path / "f.svg"

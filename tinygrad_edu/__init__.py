@@ -5,7 +5,16 @@ Scalar graphs (:class:`Value`), numpy tensor graphs (:class:`Tensor`), the expli
 :func:`name_scope`). The engine depends on numpy only; pictures live in the separate ``viz``.
 """
 
-from .errors import AnomalyError, GradError, PathLimitError, ShapeError, TinygradEduError
+from .errors import (
+    AnomalyError,
+    GradError,
+    LoadError,
+    OutputNameError,
+    OutputPathError,
+    PathLimitError,
+    ShapeError,
+    TinygradEduError,
+)
 from .graph import Edge, Graph, Path, Step, backward, topological_order, trace, zero_grad
 from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, name_scope, no_grad
@@ -44,6 +53,9 @@ __all__ = [
     "GradError",
     "AnomalyError",
     "PathLimitError",
+    "LoadError",
+    "OutputPathError",
+    "OutputNameError",
     "from_torch",
     "torch_scopes",
 ]

@@ -11,7 +11,8 @@ Subcommands::
 
 Every subcommand takes ``--seed N`` and ``--out DIR`` (pictures; default ``out/``). Progress on
 long work goes to stderr, so ``--json`` output on stdout stays machine-readable. Bad input
-(arguments, expressions, experiment names, an output directory that cannot be written) prints
+(arguments, expressions, experiment names, an output directory that cannot be written, a
+``--name`` with folders in it — one check for every command, :mod:`tinygrad_edu.outputs`) prints
 one message on stderr and exits with status 2, without a traceback.
 """
 
@@ -19,14 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from . import experiments
-from .errors import PathLimitError, TinygradEduError
+from .errors import OutputNameError, OutputPathError, PathLimitError, TinygradEduError
 from .experiments.common import stderr_progress
-from .expr import FUNCTIONS, ExpressionError, parse, parse_assignments
+from .expr import FUNCTIONS, ExpressionError, normalize_name, parse, parse_assignments
 from .graph import fmt, trace
+from .outputs import file_name, output_folder
 
 PROG = "tinygrad-edu"
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -65,11 +68,12 @@ def _seed(text: str) -> int:
     return seed
 
 
-def _file_stem(text: str) -> str:
-    """``--name``: a file name without folders (the folder is --out)."""
-    if not text or text in (".", "..") or any(sep in text for sep in ("/", "\\", "\0")):
-        raise argparse.ArgumentTypeError(f"a file name without folders is needed, got {text!r}")
-    return text
+def name_argument(text: str) -> str:
+    """``--name`` of every subcommand that takes one: :func:`tinygrad_edu.outputs.file_name`."""
+    try:
+        return file_name(text, who="--name")
+    except OutputNameError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--name: ")) from None
 
 
 def _common() -> argparse.ArgumentParser:
@@ -130,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--wrt", action="append", metavar="NAME", help="only these variables' chain rule")
     graph.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
     graph.add_argument(
-        "--name", type=_file_stem, default="graph", help="file name without suffix (default: graph)"
+        "--name", type=name_argument, default="graph", help="file name without suffix (default: graph)"
     )
 
     experiment = sub.add_parser(
@@ -170,16 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _output_dir(out: str) -> Path:
     """Create ``out`` and prove it can be written to, before any long work starts."""
-    path = Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".tinygrad-edu-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise UsageError(f"cannot write to --out {out!r}: {reason}") from None
-    return path
+    return output_folder(out, who="--out")
 
 
 def _progress(args: argparse.Namespace, prefix: str):
@@ -201,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_graph(args: argparse.Namespace) -> int:
     expression = parse(args.expression)
     values = parse_assignments(args.values)
-    wrt = args.wrt or list(expression.variables)
+    wrt = [normalize_name(name) for name in args.wrt] if args.wrt else list(expression.variables)
     unknown = [name for name in wrt if name not in expression.variables]
     if unknown:
         raise ExpressionError(
@@ -234,6 +229,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     if args.list or args.name == "list":
+        if args.json:
+            listing = [{"name": name, "title": title} for name, title in experiments.REGISTRY.items()]
+            print(json.dumps(listing, indent=2, ensure_ascii=False))
+            return 0
         width = max(len(name) for name in experiments.REGISTRY)
         for name, title in experiments.REGISTRY.items():
             print(f"{name.ljust(width)}  {title}")
@@ -242,13 +241,36 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         raise UsageError(f"give an experiment NAME; known experiments: {', '.join(experiments.names())}")
     module = experiments.load(args.name)  # UnknownExperiment → exit 2
     out = None if args.no_pictures else _output_dir(args.out)
+    before = _files_in(out)
     progress = _progress(args, args.name)
     result = module.run(seed=args.seed, quick=args.quick, out=out, progress=progress)
+    written = sorted(path for path, stamp in _files_in(out).items() if before.get(path) != stamp)
     if args.json:
         print(json.dumps(result, indent=2))
+        if written and not args.quiet:  # stdout stays one JSON object; the paths go to stderr
+            print(f"[{args.name}] wrote " + ", ".join(str(path) for path in written), file=sys.stderr)
     else:
         print(module.table(result))
+        if written:
+            print("\n".join(["", "wrote:"] + [f"  {path}" for path in written]))
     return 0
+
+
+def _files_in(folder: Path | None) -> dict[Path, tuple[int, int, int]]:
+    """The files directly in ``folder`` with (inode, size, mtime): what a run wrote is what changed
+    (every picture is written to a new file and moved into place, so even an identical rewrite
+    shows)."""
+    if folder is None:
+        return {}
+    stamps = {}
+    for path in folder.iterdir():
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if path.is_file() and not path.name.startswith("."):
+            stamps[path] = (info.st_ino, info.st_size, info.st_mtime_ns)
+    return stamps
 
 
 def cmd_viewer(args: argparse.Namespace) -> int:
@@ -283,7 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
         return COMMANDS[args.command](args)
-    except (ExpressionError, UsageError, experiments.UnknownExperiment) as error:
+    except (
+        ExpressionError,
+        UsageError,
+        OutputNameError,
+        OutputPathError,  # also viz's, which subclasses it
+        experiments.UnknownExperiment,
+    ) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except TinygradEduError as error:  # e.g. no Graphviz renderer installed
@@ -295,6 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tinygrad-edu experiment list | head -1`: the reader left early
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that Python's exit-time flush stays quiet
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

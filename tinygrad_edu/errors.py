@@ -42,6 +42,28 @@ class PathLimitError(TinygradEduError, ValueError):
         self.limit = limit
 
 
+class OutputPathError(TinygradEduError, OSError):
+    """An output path that cannot be written: a missing folder, a file where a folder is needed
+    (or the reverse), no permission, a file system that refuses the file. Names the user's path."""
+
+
+class OutputNameError(TinygradEduError, ValueError):
+    """A file name (``--name``) that is not a plain name: folders, ``..``, an absolute path."""
+
+
+class LoadError(TinygradEduError, ValueError):
+    """A file that cannot be loaded: not a saved state, damaged, or holding numbers that cannot
+    be loaded (nan/inf, non-numeric). Names the file and what is wrong with it.
+
+    Attributes:
+        path: the file (as given, after the ``.npz`` suffix rule of ``Module.save``).
+    """
+
+    def __init__(self, message: str, path: str = ""):
+        super().__init__(message)
+        self.path = path
+
+
 class TorchUnavailable(TinygradEduError, ImportError):
     """The PyTorch bridge was used but torch is not installed (says how to install it)."""
 

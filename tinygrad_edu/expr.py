@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Real
@@ -173,11 +174,25 @@ def build(source: str, values: Mapping[str, Any], label: str | None = None) -> t
     return parse(source).build(values, label)
 
 
+def normalize_name(name: str) -> str:
+    """A variable name as Python's parser reads it: NFKC-normalised (PEP 3131).
+
+    ``ast.parse("ｘ*2")`` names the variable ``x`` (fullwidth ｘ, U+FF58, is NFKC-equal to x), so
+    every name the user types elsewhere (``--set``, ``--wrt``, the keys of ``values``) goes
+    through the same normalisation, or it would never match the expression's variable.
+    """
+    return unicodedata.normalize("NFKC", name)
+
+
 def parse_assignment(text: str) -> tuple[str, float]:
-    """Parse a ``--set`` argument ``name=number`` (e.g. ``x=0.5``, ``w=-1.5e-2``)."""
+    """Parse a ``--set`` argument ``name=number`` (e.g. ``x=0.5``, ``w=-1.5e-2``).
+
+    The name is normalised as Python's parser normalises identifiers (:func:`normalize_name`).
+    """
     if not isinstance(text, str) or "=" not in text:
         raise ExpressionError(f"expected NAME=NUMBER such as x=0.5, got {text!r}")
     name, _, number = (part.strip() for part in text.partition("="))
+    name = normalize_name(name)
     if not name.isidentifier():
         raise ExpressionError(f"{name!r} is not a variable name (in {text!r})")
     if name in FUNCTIONS:
@@ -333,6 +348,7 @@ def _short_label(source: str) -> str:
 def _leaves(expression: Expression, values: Mapping[str, Any]) -> dict[str, Value]:
     if not isinstance(values, Mapping):
         raise TypeError(f"build: values must be a mapping name → number, got {type(values).__name__}")
+    values = _normalized_keys(values)
     missing = [name for name in expression.variables if name not in values]
     if missing:
         hint = " ".join(f"--set {name}=..." for name in missing)
@@ -351,6 +367,17 @@ def _leaves(expression: Expression, values: Mapping[str, Any]) -> dict[str, Valu
             raise ExpressionError(f"the value of {name!r} must be a real number, got {value!r:.40}")
         leaves[name] = Value(float(value), label=name)
     return leaves
+
+
+def _normalized_keys(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with NFKC-normalised names; two keys that normalise alike are refused."""
+    normalized: dict[str, Any] = {}
+    for key, value in values.items():
+        name = normalize_name(key) if isinstance(key, str) else key
+        if name in normalized:
+            raise ExpressionError(f"a value is given twice for {name!r} (as {key!r} too)")
+        normalized[name] = value
+    return normalized
 
 
 class _Builder:

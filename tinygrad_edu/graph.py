@@ -27,9 +27,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import rules
+from . import formulas
 from .errors import AnomalyError, PathLimitError
+from .layers import build_layers
 from .modes import state
+from .numerics import norm
 
 # --- traversal -----------------------------------------------------------------------
 
@@ -144,13 +146,6 @@ def _check_contribution(node, index, parent, upstream, local, contribution) -> N
 # --- the graph as data ----------------------------------------------------------------
 
 
-def norm(x: Any) -> float:
-    """‖x‖: |x| for a number, the Frobenius norm for an array."""
-    if isinstance(x, (float, int)):
-        return abs(float(x))
-    return float(np.sqrt(np.sum(np.square(x, dtype=np.float64))))
-
-
 class Edge:
     """One operand edge ``parent → child`` (``child.parents[index] is parent``).
 
@@ -161,12 +156,13 @@ class Edge:
     are computed on demand, so recording a graph costs nothing extra.
     """
 
-    __slots__ = ("parent", "child", "index")
+    __slots__ = ("parent", "child", "index", "naming")
 
-    def __init__(self, parent: Any, child: Any, index: int):
+    def __init__(self, parent: Any, child: Any, index: int, naming: formulas.Naming | None = None):
         self.parent = parent
         self.child = child
         self.index = index
+        self.naming = naming  # the graph's node names (formulas name operands by them)
 
     @property
     def local(self) -> Any:
@@ -175,8 +171,15 @@ class Edge:
 
     @property
     def formula(self) -> str:
-        """The local derivative in maths, from the rule table (plus any note of the local)."""
-        text = rules.formula(self.child.op, self.index)
+        """The local derivative in maths, in the graph's own names (plus any note of the local).
+
+        ``w → ×`` of ``w*x`` reads ``x``; ``h4 → σ`` reads ``σ(h4)(1−σ(h4))`` — the formula the
+        number :attr:`local` is, evaluated at those operands (see :mod:`tinygrad_edu.formulas`).
+        """
+        if self.naming is None:  # an edge made by hand: name the nodes among themselves
+            nodes = [*self.child.parents, self.child]
+            self.naming = formulas.Naming(nodes, {node: i for i, node in enumerate(nodes)})
+        text = formulas.edge_formula(self.child, self.index, self.naming.names)
         note = getattr(self.local, "note", "")
         return f"{text} {note}".strip() if note else text
 
@@ -244,8 +247,9 @@ class Graph:
     def _build(self, root: Any) -> None:
         self.nodes: list = topological_order(root)
         self.ids: dict = {node: i for i, node in enumerate(self.nodes)}
+        self.naming = formulas.Naming(self.nodes, self.ids)
         self.edges: list[Edge] = [
-            Edge(parent, node, i) for node in self.nodes for i, parent in enumerate(node.parents)
+            Edge(parent, node, i, self.naming) for node in self.nodes for i, parent in enumerate(node.parents)
         ]
         depth = {root: 0}
         for node in reversed(self.nodes):
@@ -254,6 +258,20 @@ class Graph:
                 if depth.get(parent, -1) < below:
                     depth[parent] = below
         self.depth: dict = depth
+
+    def layers(self) -> list:
+        """The graph cut into layers, input side first: one :class:`~tinygrad_edu.layers.Layer`
+        per module call or name scope, with ‖∂L/∂out‖, the gain and the parameter gradients of
+        each, read from the nodes' gradients as they are now (call it after ``backward()``).
+
+        See :mod:`tinygrad_edu.layers` for what each number is.
+        """
+        return build_layers(self)
+
+    @property
+    def names(self) -> dict:
+        """node → its unique name in this graph, as pictures draw it (``x``, ``z #12``, ``+ #5``)."""
+        return self.naming.names
 
     @property
     def leaves(self) -> list:
@@ -323,24 +341,29 @@ class Graph:
             for index in reversed(range(len(node.parents))):
                 parent = node.parents[index]
                 if count[parent]:
-                    stack.append((parent, edges + (Edge(parent, node, index),)))
+                    stack.append((parent, edges + (Edge(parent, node, index, self.naming),)))
         return found
 
     def chain_rule_text(self, leaf: Any, limit: int = 50) -> str:
         """The chain rule for one leaf, as text: one product per path, then their sum.
 
-        Example::
+        Example (a scalar graph)::
 
             dL/dx = 0.197 × 0.25 × 0.105 = 0.00517    [L ← tanh ← σ ← x]
+
+        In a tensor graph a local is a linear map, not a number, so each path is printed as its
+        formulas in the graph's names (root side first), followed by the leaf's ``.grad``.
+        Nodes are named as pictures name them (:attr:`names`).
         """
         paths = self.paths(leaf, limit=limit)
-        top, bottom = _name(self.root, "L"), _name(leaf, "x")
-        lhs = f"d{top}/d{bottom}"
+        top, bottom = self._root_name(), self.names[leaf]
+        lhs = f"d{top}/d{_wrapped(bottom)}"
+        if any(_product(e.local for e in path.edges) is None for path in paths):
+            return self._tensor_chain_text(leaf, paths, lhs)
         lines = []
         for path in paths:
             factors = " × ".join(fmt(e.local) for e in path.edges) or "1"
-            route = " ← ".join([_name(self.root, "L")] + [_name(e.parent) for e in path.edges])
-            lines.append(f"{lhs} = {factors} = {fmt(path.product)}    [{route}]")
+            lines.append(f"{lhs} = {factors} = {fmt(path.product)}    [{self._route(path)}]")
         total = _product_sum(p.product for p in paths)
         if len(paths) != 1:
             terms = " + ".join(fmt(p.product) for p in paths) or "0"
@@ -348,6 +371,31 @@ class Graph:
         if isinstance(leaf.grad, float):
             lines.append(f"{bottom}.grad = {fmt(leaf.grad)} after backward()")
         return "\n".join(lines)
+
+    def _tensor_chain_text(self, leaf: Any, paths: list[Path], lhs: str) -> str:
+        lines = []
+        for path in paths:
+            factors = " ∘ ".join(f"[{e.formula or type(e.local).__name__}]" for e in path.edges) or "1"
+            lines.append(f"{lhs} along [{self._route(path)}]: {factors}")
+        if len(paths) != 1:
+            lines.append(f"{lhs} = the sum of these {len(paths)} paths, applied to the seed")
+        grad = leaf.grad
+        if grad is None:
+            lines.append(f"{self.names[leaf]}.grad: none (no backward yet, or it needs no gradient)")
+        else:
+            lines.append(
+                f"{self.names[leaf]}.grad: shape {np.shape(grad)}, ‖·‖ = {fmt(norm(grad))} after backward()"
+            )
+        return "\n".join(lines)
+
+    def _root_name(self) -> str:
+        """The root's name in chain-rule text: its label, else ``L`` unless that means another node."""
+        if self.root.label or any(node.label == "L" for node in self.nodes):
+            return _wrapped(self.names[self.root])
+        return "L"
+
+    def _route(self, path: Path) -> str:
+        return " ← ".join([self._root_name()] + [self.names[e.parent] for e in path.edges])
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -385,12 +433,9 @@ def _short(x: Any) -> str:
     return repr(x)
 
 
-def _name(node: Any, default: str | None = None) -> str:
-    if node.label:
-        return node.label
-    if default is not None:
-        return default
-    return rules.RULES[node.op].symbol if node.op in rules.RULES else (node.op or "leaf")
+def _wrapped(name: str) -> str:
+    """A name as it reads after ``d`` in ``dL/dx``: in parentheses when it has spaces."""
+    return f"({name})" if " " in name else name
 
 
 def describe(node: Any) -> str:

@@ -112,6 +112,19 @@ def _in_unit_interval(op: str, name: str, data: np.ndarray) -> None:
         raise ValueError(f"{op}: {name} must lie in [0, 1], got {data[where]} at index {where}")
 
 
+def _whole_python_numbers(array: np.ndarray) -> np.ndarray:
+    """An object array of Python ints (e.g. 2**70, beyond int64) stays exact for the range check;
+    anything else in it is refused."""
+    flat = array.reshape(-1)
+    for position, item in enumerate(flat):
+        if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
+            raise TypeError(
+                f"cross_entropy: targets must be integer class indices, "
+                f"got {item!r:.40} at position {position}"
+            )
+    return array
+
+
 def _class_indices(targets: Any, n: int, c: int) -> np.ndarray:
     if isinstance(targets, Value):
         raise TypeError("cross_entropy: cannot mix Value and Tensor: targets is a Value")
@@ -123,6 +136,8 @@ def _class_indices(targets: Any, n: int, c: int) -> np.ndarray:
         array = np.asarray(targets)
     except ValueError as error:
         raise TypeError(f"cross_entropy: targets must be a flat list of class indices: {error}") from None
+    if array.dtype.kind == "O":  # Python ints too large for int64, or mixed objects
+        array = _whole_python_numbers(array)
     kind = array.dtype.kind
     if kind == "f":
         whole = np.isfinite(array) & (array == np.round(array))
@@ -132,13 +147,14 @@ def _class_indices(targets: Any, n: int, c: int) -> np.ndarray:
                 f"cross_entropy: targets must be integer class indices, got {array.reshape(-1)[where]} "
                 f"at position {where}"
             )
-    elif kind not in "iu":
+    elif kind not in "iuO":
         raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {array.dtype}")
     if array.shape != (n,):
         raise ShapeError(
             f"cross_entropy: expected {n} targets (one per row of logits), got shape {array.shape}"
         )
-    array = array.astype(np.intp)
+    # The range is checked in the targets' own dtype, before the cast to a platform index:
+    # a uint64 2**63 + 5 or a float 1e20 would wrap to a meaningless (negative) index.
     bad = (array < 0) | (array >= c)
     if bad.any():
         where = int(np.argmax(bad))
@@ -146,4 +162,5 @@ def _class_indices(targets: Any, n: int, c: int) -> np.ndarray:
             f"cross_entropy: target {array[where]} at position {where} is not a class index 0 … {c - 1} "
             f"(logits have {c} classes)"
         )
+    array = array.astype(np.intp)
     return array

@@ -12,6 +12,7 @@ the IEEE answer; the common case stays a plain fast ``math`` call.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -163,3 +164,33 @@ class ArrayMath:
     @staticmethod
     def softplus(x: np.ndarray) -> np.ndarray:
         return np.logaddexp(0, x)
+
+
+# --- norms: one overflow-safe norm for gradients, gains and pictures ------------------
+
+
+def norm(x: Any) -> float:
+    """‖x‖: |x| for a number, the Frobenius norm for an array, without overflow (1e200 entries)."""
+    if isinstance(x, (float, int)):
+        return abs(float(x))
+    a = np.asarray(x, dtype=np.float64)
+    if a.size == 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        scale = float(np.max(np.abs(a)))
+        if not math.isfinite(scale) or scale == 0.0:
+            return scale if not math.isnan(scale) else math.nan
+        return scale * float(np.sqrt(np.sum(np.square(a / scale))))
+
+
+def combined_norm(xs: list) -> float | None:
+    """The norm of several gradients taken as one vector (None when all are None)."""
+    known = [norm(x) for x in xs if x is not None]
+    if not known:
+        return None
+    if any(math.isnan(k) for k in known):
+        return math.nan
+    scale = max(known)
+    if scale == 0.0 or math.isinf(scale):
+        return scale
+    return scale * math.sqrt(sum((k / scale) ** 2 for k in known))

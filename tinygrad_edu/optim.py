@@ -47,6 +47,7 @@ def _collect(params: Any, where: str) -> list:
             )
         if not isinstance(p.data, (np.ndarray, float)):
             raise TypeError(f"{where}: params[{index}].data must be a numpy array or float")
+        _refuse_complex(p.data, "data", p, index, where)
         if id(p) in seen:
             raise ValueError(f"{where}: params[{index}] ({_name(p, index)}) appears more than once")
         seen.add(id(p))
@@ -71,7 +72,20 @@ def _grad_of(p: Any, index: int, where: str) -> np.ndarray | None:
         )
     if not np.issubdtype(grad.dtype, np.number):
         raise TypeError(f"{where}: {_name(p, index)} has a non-numeric grad (dtype {grad.dtype})")
+    _refuse_complex(grad, "grad", p, index, where)
+    _refuse_complex(p.data, "data", p, index, where)  # data may have been replaced since
     return grad
+
+
+def _refuse_complex(array: Any, what: str, p: Any, index: int, where: str) -> None:
+    """Complex numbers are refused: writing them into real parameters would silently drop the
+    imaginary part (numpy's ComplexWarning), and the engine's derivatives are real ones."""
+    dtype = getattr(array, "dtype", None)  # a dtype test: this runs for every parameter every step
+    if (dtype.kind == "c") if dtype is not None else isinstance(array, complex):
+        raise TypeError(
+            f"{where}: {_name(p, index)} has a complex {what} (dtype {np.asarray(array).dtype}); "
+            "optimisers and clipping work on real numbers only — nothing was changed"
+        )
 
 
 def _write_data(p: Any, new: np.ndarray) -> None:

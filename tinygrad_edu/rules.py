@@ -17,7 +17,7 @@ ops (``@``, reductions, reshapes, indexing, softmax, losses) add their entries f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 Compute = Callable[..., "tuple[Any, tuple[Any, ...]]"]
@@ -33,6 +33,11 @@ class Rule:
         forward: the forward maths, e.g. ``"tanh(x)"``.
         locals: per input, the local derivative's formula, e.g. ``("1 − tanh²(x)",)``.
         compute: ``(m, *inputs[, arg]) -> (output, locals)``.
+        inputs: the placeholder name of each input in the formulas (``("a", "b")``, ``("x",)``);
+            pictures replace them by the graph's own names (:mod:`tinygrad_edu.formulas`).
+        constant: the placeholder of the node's static argument (``"p"`` in ``x^p``), if any.
+        counts: placeholder → ``fn(input_shape, output_shape)`` for a count in a formula (the
+            ``n`` of a mean), so that pictures can print the number instead of the letter.
     """
 
     op: str
@@ -40,25 +45,44 @@ class Rule:
     forward: str
     locals: tuple[str, ...]
     compute: Compute
+    inputs: tuple[str, ...] = ()
+    constant: str | None = None
+    counts: dict = field(default_factory=dict)
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(op: str, symbol: str, forward: str, *locals_: str) -> Callable[[Compute], Compute]:
-    """Register ``compute`` in :data:`RULES` under ``op`` with its formulas."""
+def rule(
+    op: str,
+    symbol: str,
+    forward: str,
+    *locals_: str,
+    inputs: tuple[str, ...] | None = None,
+    constant: str | None = None,
+    counts: dict | None = None,
+) -> Callable[[Compute], Compute]:
+    """Register ``compute`` in :data:`RULES` under ``op`` with its formulas.
+
+    The formulas' input names default to ``x`` for one input and ``a, b`` for two.
+    """
+    if inputs is None:
+        inputs = ("x",) if len(locals_) == 1 else ("a", "b") if len(locals_) == 2 else ()
 
     def register(compute: Compute) -> Compute:
         if op in RULES:
             raise ValueError(f"rule {op!r} is declared twice")
-        RULES[op] = Rule(op, symbol, forward, tuple(locals_), compute)
+        RULES[op] = Rule(
+            op, symbol, forward, tuple(locals_), compute, tuple(inputs), constant, dict(counts or {})
+        )
         return compute
 
     return register
 
 
 def formula(op: str, index: int) -> str:
-    """The local-derivative formula of ``op`` with respect to input ``index`` ("" if unknown)."""
+    """The local-derivative formula of ``op`` with respect to input ``index``, in the table's
+    placeholder names ("" if unknown). :func:`tinygrad_edu.formulas.edge_formula` names them."""
     entry = RULES.get(op)
     if entry is None or index >= len(entry.locals):
         return ""
@@ -93,7 +117,7 @@ def div(m, a, b):
     return out, (m.div(1.0, b), m.div(-out, b))
 
 
-@rule("pow", "^", "a^b", "b·a^(b−1)", "a^b·ln a")
+@rule("pow", "^", "a^b", "b·a^(b−1)", "a^b·ln(a)")
 def pow_(m, a, b):
     """a^b with a differentiable exponent. ∂/∂a = b·a^(b−1), ∂/∂b = a^b·ln a.
 
@@ -107,7 +131,7 @@ def pow_(m, a, b):
 # --- unary ops -----------------------------------------------------------------------
 
 
-@rule("pow_const", "^p", "x^p", "p·x^(p−1)")
+@rule("pow_const", "^p", "x^p", "p·x^(p−1)", constant="p")
 def pow_const(m, x, p):
     """x^p for a constant number p (not part of the graph). ∂/∂x = p·x^(p−1)."""
     out = m.pow(x, p)
@@ -129,7 +153,7 @@ def exp(m, x):
     return y, (y,)
 
 
-@rule("log", "log", "ln x", "1/x")
+@rule("log", "log", "ln(x)", "1/x")
 def log(m, x):
     """ln x. ∂/∂x = 1/x (log 0 = −inf and log of a negative = nan, as IEEE says)."""
     return m.log(x), (m.div(1.0, x),)
@@ -165,7 +189,7 @@ def relu(m, x):
     return m.relu(x), (m.step(x),)
 
 
-@rule("leaky_relu", "LReLU", "x if x > 0 else α·x", "1 if x > 0 else α")
+@rule("leaky_relu", "LReLU", "x if x > 0 else α·x", "1 if x > 0 else α", constant="α")
 def leaky_relu(m, x, slope):
     """x for x > 0, α·x otherwise. ∂/∂x = 1 or α: never exactly 0, so units cannot die.
 
@@ -193,13 +217,13 @@ def abs_(m, x):
     return m.abs(x), (m.sign(x),)
 
 
-@rule("sin", "sin", "sin x", "cos x")
+@rule("sin", "sin", "sin(x)", "cos(x)")
 def sin(m, x):
     """sin x. ∂/∂x = cos x."""
     return m.sin(x), (m.cos(x),)
 
 
-@rule("cos", "cos", "cos x", "−sin x")
+@rule("cos", "cos", "cos(x)", "−sin(x)")
 def cos(m, x):
     """cos x. ∂/∂x = −sin x."""
     return m.cos(x), (-m.sin(x),)

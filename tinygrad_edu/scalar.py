@@ -20,7 +20,7 @@ import math
 from numbers import Real
 from typing import Any
 
-from . import graph, rules
+from . import formulas, graph, rules
 from .errors import AnomalyError
 from .modes import state
 from .numerics import ScalarMath as M
@@ -45,6 +45,9 @@ class Value:
     NO_GRAD = 0.0
     #: Every Value takes part in backprop (tensors may opt out; see ``Tensor``).
     requires_grad = True
+    #: ``ndarray ∘ Value`` must call Value's reflected operator (which refuses arrays), not let
+    #: numpy build an object array of Values, one graph per element (as ``Tensor`` does).
+    __array_ufunc__ = None
 
     def __init__(self, data: Any, label: str = ""):
         if isinstance(data, Value):
@@ -139,9 +142,7 @@ class Value:
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x if x > 0 else slope·x; local derivative 1 or slope."""
-        if not isinstance(slope, Real) or isinstance(slope, bool) or not math.isfinite(slope):
-            raise TypeError(f"leaky_relu: slope must be a finite real number, got {slope!r}")
-        return _unary("leaky_relu", rules.leaky_relu, self, float(slope))
+        return _unary("leaky_relu", rules.leaky_relu, self, check_slope(slope))
 
     def softplus(self) -> Value:
         """ln(1 + eˣ); local derivative σ(x)."""
@@ -207,15 +208,22 @@ def _lift(other: Any, symbol: str) -> Value:
     if kind is Value:
         return other
     if kind is float or kind is int:  # the common case, without the ABC check below
-        return _node(float(other), (), (), "", None)
+        return _node(float(other), (), (), "", formulas.LIFTED)
     if isinstance(other, Value):
         return other
     if isinstance(other, Real):
-        return Value(other)
+        constant = Value(other)
+        constant.arg = formulas.LIFTED
+        return constant
     if type(other).__name__ == "Tensor":
         raise TypeError(
             f"cannot mix Value and Tensor in {symbol!r}: wrap the number as "
             f"Tensor(value.data) or take tensor.item()"
+        )
+    if hasattr(other, "shape") and hasattr(other, "dtype"):
+        raise TypeError(
+            f"cannot combine a Value with a numpy array in {symbol!r} (shape {other.shape}): a "
+            "Value is one number; use Tensor(array) for arrays, or float(x) for one element"
         )
     raise TypeError(
         f"unsupported operand for Value {symbol!r}: {type(other).__name__} ({other!r:.40}); "
@@ -258,6 +266,22 @@ def _node(data: float, parents: tuple, local_grads: tuple, op: str, arg: Any) ->
 def _forward_anomaly(op: str, data: float, parents: tuple) -> str:
     inputs = ", ".join(f"{graph.describe(p)}={p.data:.6g}" for p in parents)
     return f"forward: op {op!r} produced {data} from inputs ({inputs})"
+
+
+def check_slope(slope: Any, where: str = "leaky_relu", name: str = "slope") -> float:
+    """The negative-side slope α of leaky ReLU as a float: a finite real number, not a bool.
+
+    One check for ``Value.leaky_relu``, ``Tensor.leaky_relu``, ``nn.LeakyReLU`` and
+    ``init.calculate_gain("leaky_relu", α)``, so they accept and refuse the same things: numpy
+    scalars such as ``np.float32(0.1)`` are real numbers; ``True`` is refused (it is an int to
+    Python, but ``LeakyReLU(True)`` is almost surely a mistaken argument, not α = 1).
+
+    Raises:
+        TypeError: ``slope`` is not a finite real number (or is a bool).
+    """
+    if not isinstance(slope, Real) or isinstance(slope, bool) or not math.isfinite(slope):
+        raise TypeError(f"{where}: {name} must be a finite real number, got {slope!r}")
+    return float(slope)
 
 
 def _not_a_number(where: str, data: Any) -> str:

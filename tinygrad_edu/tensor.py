@@ -44,13 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from . import graph, rules
+from . import formulas, graph, rules
 from . import tensor_rules as trules
 from .errors import GradError, ShapeError
 from .jacobians import IDENTITY, Cast, Local, Unbroadcast, index_text
 from .modes import state as _state
 from .numerics import ArrayMath as _AM
-from .scalar import Value
+from .scalar import Value, check_slope
 
 # Validation and error messages live in tensor_checks; to_array is also imported from here.
 from .tensor_checks import (
@@ -143,6 +143,12 @@ class Tensor:
             raise TypeError("len() of a 0-d Tensor")
         return self.data.shape[0]
 
+    def __iter__(self):
+        """The rows ``t[0], t[1], …`` (graph nodes, as PyTorch's); a 0-d Tensor has none to give."""
+        if not self.data.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
     # --- arithmetic: the elementwise rules of rules.py, with numpy broadcasting ---
 
     def __add__(self, other: Any) -> Tensor:
@@ -231,9 +237,7 @@ class Tensor:
 
     def leaky_relu(self, slope: float = 0.01) -> Tensor:
         """x where x > 0, else slope·x; local derivative 1 or slope."""
-        if not isinstance(slope, Real) or isinstance(slope, bool) or not np.isfinite(slope):
-            raise TypeError(f"leaky_relu: slope must be a finite real number, got {slope!r}")
-        return _unary("leaky_relu", rules.leaky_relu, self, float(slope))
+        return _unary("leaky_relu", rules.leaky_relu, self, check_slope(slope))
 
     def softplus(self) -> Tensor:
         """ln(1 + eˣ); local derivative σ(x)."""
@@ -463,8 +467,7 @@ def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
     )
 
 
-#: The ``arg`` of a constant made from a Python number inside an op (``x * 0.9``).
-LIFTED = "lifted number"
+LIFTED = formulas.LIFTED  # the ``arg`` of a constant made from a Python number inside an op
 
 
 def _constant(value: Any, dtype: np.dtype) -> Tensor:

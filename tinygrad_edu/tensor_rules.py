@@ -42,6 +42,16 @@ class ReduceArg(NamedTuple):
     keepdims: bool
 
 
+def _averaged(shape: tuple, out_shape: tuple) -> int:
+    """How many input elements each output element averages (the ``n`` of a mean)."""
+    return int(np.prod(shape)) // max(1, int(np.prod(out_shape)))
+
+
+def _rows(shape: tuple, out_shape: tuple) -> int:
+    """The number of rows (samples) of an ``(N, C)`` input (the ``N`` of a mean over samples)."""
+    return int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+
+
 def _reduced(x: np.ndarray, axis: tuple | None) -> tuple:
     return tuple(range(x.ndim)) if axis is None else axis
 
@@ -49,7 +59,7 @@ def _reduced(x: np.ndarray, axis: tuple | None) -> tuple:
 # --- products ----------------------------------------------------------------------------
 
 
-@rule("matmul", "@", "X @ W", "·Wᵀ", "Xᵀ·")
+@rule("matmul", "@", "X @ W", "·Wᵀ", "Xᵀ·", inputs=("X", "W"))
 def matmul(m, x, w):
     """X @ W as numpy's ``matmul`` (1-D operands promoted, batch axes broadcast).
 
@@ -69,7 +79,7 @@ def sum_(m, x, arg):
     return out, (Expand(1.0, x.shape, x.dtype, _reduced(x, arg.axis), arg.keepdims),)
 
 
-@rule("mean", "mean", "(1/n) Σ x over axis", "1/n")
+@rule("mean", "mean", "(1/n) Σ x over axis", "1/n", counts={"n": _averaged})
 def mean(m, x, arg):
     """Mean over ``axis`` (n elements per output). ∂y/∂xᵢ = 1/n."""
     n = reduce_size(x.shape, arg.axis)  # > 0: tensor.py refuses the mean of nothing
@@ -188,7 +198,15 @@ def log_softmax(m, x, axis):
 # --- losses: each one node, with the fused, stable derivative ----------------------------------
 
 
-@rule("mse_loss", "MSE", "mean((p − t)²)", "2(p − t)/n", "−2(p − t)/n")
+@rule(
+    "mse_loss",
+    "MSE",
+    "mean((p − t)²)",
+    "2(p − t)/n",
+    "−2(p − t)/n",
+    inputs=("p", "t"),
+    counts={"n": _averaged},
+)
 def mse_loss(m, pred, target):
     """Mean squared error over all n elements. ∂L/∂p = 2(p − t)/n, ∂L/∂t = −2(p − t)/n."""
     d = pred - target
@@ -208,6 +226,8 @@ def _xdivy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     "−mean(t·ln p + (1−t)·ln(1−p))",
     "(−t/p + (1−t)/(1−p))/n",
     "(ln(1−p) − ln p)/n",
+    inputs=("p", "t"),
+    counts={"n": _averaged},
 )
 def binary_cross_entropy(m, prob, target):
     """Binary cross-entropy of probabilities ``prob`` against targets in [0, 1].
@@ -235,6 +255,8 @@ def binary_cross_entropy(m, prob, target):
     "mean(softplus(x) − t·x)",
     "(σ(x) − t)/n",
     "−x/n",
+    inputs=("x", "t"),
+    counts={"n": _averaged},
 )
 def binary_cross_entropy_with_logits(m, logits, target):
     """BCE of σ(x) against t, as mean(softplus(x) − t·x): no σ, no log of 0, finite for ±1000.
@@ -247,7 +269,13 @@ def binary_cross_entropy_with_logits(m, logits, target):
     return out, ((m.sigmoid(logits) - target) / n, -logits / n)
 
 
-@rule("cross_entropy", "CE", "mean(ln Σⱼ eˣʲ − x[target])", "(softmax(x) − onehot(target))/N")
+@rule(
+    "cross_entropy",
+    "CE",
+    "mean(ln Σⱼ eˣʲ − x[target])",
+    "(softmax(x) − onehot(target))/N",
+    counts={"N": _rows},
+)
 def cross_entropy(m, logits, targets):
     """Softmax cross-entropy of (N, C) logits against N integer class indices (the ``arg``).
 

@@ -12,13 +12,23 @@ Two renderers produce the same pictures:
 variable ``TINYGRAD_EDU_RENDERER`` (``dot`` or ``pygraphviz``) forces one wherever ``"auto"`` is
 used; an explicit ``renderer=`` argument wins over it. With neither available,
 :class:`~viz.errors.RendererNotFound` names both fixes. DOT text never needs a renderer.
+
+The wheel's bundled fontconfig is older than most systems' and warns, on every first render of a
+process, that the system configuration has an element it does not know (``reset-dirs``). That
+one line is dropped (:func:`native_stderr_without_known_noise`); everything else Graphviz or
+fontconfig prints still reaches stderr.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .errors import RendererNotFound, RenderError
 
@@ -28,6 +38,12 @@ ENV_VAR = "TINYGRAD_EDU_RENDERER"
 IMAGE_FORMATS = ("svg", "png", "pdf", "jpeg")
 VECTOR_FORMATS = ("svg", "pdf")
 DEFAULT_TIMEOUT = 60.0
+
+#: Lines that the pygraphviz wheel's bundled (older) fontconfig prints on stderr on every machine
+#: with a newer system fontconfig: it reads the system's configuration and does not know the
+#: ``<reset-dirs/>`` element of recent versions. Harmless (the fonts are still found) and not
+#: actionable by the user, so it is dropped; every other line the libraries print is kept.
+KNOWN_NOISE = (re.compile(r'^Fontconfig warning: ".*", line \d+: unknown element "reset-dirs"\s*$'),)
 
 INSTALL_HINT = (
     "install one of them: `pip install pygraphviz` (or `pip install 'tinygrad_edu[render]'`; "
@@ -145,10 +161,47 @@ def _run_pygraphviz(source: str, fmt: str, args: list[str]) -> bytes:
     import pygraphviz
 
     try:
-        agraph = pygraphviz.AGraph(string=source)
-        data = agraph.draw(path=None, format=fmt, prog="dot", args=" ".join(args))
+        with native_stderr_without_known_noise():
+            agraph = pygraphviz.AGraph(string=source)
+            data = agraph.draw(path=None, format=fmt, prog="dot", args=" ".join(args))
     except (pygraphviz.DotError, ValueError, OSError) as exc:
         raise RenderError(f"pygraphviz failed to render {fmt}: {exc}") from exc
     if not data:
         raise RenderError(f"pygraphviz produced no {fmt} output")
     return bytes(data)
+
+
+@contextmanager
+def native_stderr_without_known_noise() -> Iterator[None]:
+    """Run the block with file descriptor 2 sent to a temporary file, then re-emit on
+    ``sys.stderr`` every line that is not :data:`KNOWN_NOISE`.
+
+    Graphviz and fontconfig are C libraries inside the pygraphviz wheel: they write to the
+    process's stderr directly, past ``sys.stderr``, so only the descriptor can be caught. Real
+    warnings and errors (``Warning: using box for unknown shape …``) still reach the user, in
+    order, after the call. Where descriptor 2 cannot be redirected (closed, or not a real file)
+    the block simply runs as it is.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines(keepends=True) if not _is_known_noise(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+def _is_known_noise(line: str) -> bool:
+    return any(pattern.match(line) for pattern in KNOWN_NOISE)

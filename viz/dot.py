@@ -67,9 +67,11 @@ def draw(source: Any, **options: Any) -> Drawing:
         direction: ``"BT"`` (default: leaves at the bottom, root on top, so the gradient flows
             down the page), ``"TB"``, ``"LR"`` or ``"RL"``.
         max_nodes: the node cap (default 200). A larger graph is grouped (see ``group``).
-        group: ``"auto"`` (default): group only above ``max_nodes``, by name scope when the nodes
-            have scopes, else by bands of depth; ``"scope"`` / ``"depth"``: always group that way;
-            ``None``: never group (a graph above ``max_nodes`` then raises
+        group: ``"auto"`` (default): group only above ``max_nodes``, by layer
+            (:meth:`tinygrad_edu.Graph.layers`: one box per module call or name scope, with
+            ‖∂L/∂out‖, ‖∂L/∂W‖ and the gain of each route) when the graph has layers, else by
+            bands of depth; ``"layers"`` (or its older name ``"scope"``) / ``"depth"``: always
+            group that way; ``None``: never group (a graph above ``max_nodes`` then raises
             :class:`viz.GraphTooLarge` rather than handing Graphviz a layout that takes minutes).
         max_groups: the most boxes a grouped drawing has (default 30).
         highlight: a node of the graph or its label: its paths to the root are drawn bold, the
@@ -170,6 +172,8 @@ def _node_label(node: NodeView) -> str:
         head.append(("= " if node.title else "") + glyph)
     if not head:
         head.append("<I>leaf</I>")
+    if node.kind != "group":  # the stable id that names unlabelled nodes in formulas and the viewer
+        head.append(f'<FONT POINT-SIZE="8">#{style.html_text(node.id[1:])}</FONT>')
     if node.status in ("nan", "inf"):
         head.append(f"<B>[{node.status}]</B>")
     rows = [f'<TR><TD COLSPAN="2">{" ".join(head)}</TD></TR>']

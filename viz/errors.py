@@ -7,6 +7,7 @@ Python user would catch (``ValueError``, ``RuntimeError``, ``OSError``), so both
 
 from __future__ import annotations
 
+from tinygrad_edu import errors as engine_errors
 from tinygrad_edu.errors import TinygradEduError
 
 
@@ -29,8 +30,11 @@ class UnsupportedFormat(VizError, ValueError):
     """An output path whose suffix is not one of the formats viz writes."""
 
 
-class OutputPathError(VizError, OSError):
-    """An output path that cannot be written (missing folder, a directory, no permission)."""
+class OutputPathError(VizError, engine_errors.OutputPathError):
+    """An output path that cannot be written (missing folder, a directory, no permission, a file
+    system that refuses the file). The engine's :class:`tinygrad_edu.errors.OutputPathError`
+    (raised by ``Module.save`` and the command line) is its base class, so one ``except`` catches
+    both."""
 
 
 class GraphTooLarge(VizError, ValueError):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ChartsUnavailable, UnsupportedFormat
-from .grouping import combine_norms, scope_keys
+from .grouping import combine_norms
 from .output import output_format, write_atomically
 from .scene import as_graph
 from .style import magnitude
@@ -25,44 +25,40 @@ from .style import magnitude
 CHART_FORMATS = ("svg", "png", "pdf")
 
 
-def layer_norms(source: Any, *, by: str = "auto", max_layers: int = 64) -> dict[str, float]:
-    """Aggregate gradient norm √(Σ ‖grad‖²) per layer of a traced graph, input side first.
+def layer_norms(source: Any, *, by: str = "auto", max_layers: int = 1000) -> dict[str, float]:
+    """Gradient norm per layer of a traced graph, input side first.
 
     Args:
         source: a ``Value``/``Tensor`` after ``backward()``, or a traced ``Graph``.
-        by: ``"scope"`` (one entry per name-scope prefix, the same prefixes a grouped drawing
-            uses; nodes outside any scope are left out), ``"depth"`` (one entry per depth from
-            the root, named ``"depth k"``), or ``"auto"`` (scope when the nodes have scopes).
-        max_layers: the most scope entries (deeper scope prefixes are merged to stay below).
+        by: ``"layers"`` (or ``"scope"``): ‖∂L/∂out‖ of every layer of
+            :meth:`tinygrad_edu.Graph.layers` (the gradient at what the layer hands on; input,
+            loss and glue are left out); ``"depth"``: for each depth from the root, √Σ‖grad‖²
+            over the nodes at that depth (their gradients as one vector), named ``"depth k"``;
+            ``"auto"``: layers when the graph has any, else depth.
+        max_layers: a graph with more layers than this is refused (ValueError).
 
     Returns:
-        ``{layer name: norm}`` ordered from the input side (deepest) to the output side.
-        Nodes without a gradient (tensors with ``requires_grad=False``) are skipped.
+        ``{layer name: norm}`` ordered from the input side to the output side. Layers and
+        nodes without a gradient (tensors with ``requires_grad=False``) are skipped.
     """
-    if by not in ("auto", "scope", "depth"):
-        raise ValueError(f"layer_norms: by must be 'auto', 'scope' or 'depth', got {by!r}")
+    if by not in ("auto", "layers", "scope", "depth"):
+        raise ValueError(f"layer_norms: by must be 'auto', 'layers', 'scope' or 'depth', got {by!r}")
     graph = as_graph(source)
-    keys = scope_keys(graph, max_layers) if by in ("auto", "scope") else None
+    if by != "depth":
+        layers = [layer for layer in graph.layers() if layer.is_layer]
+        if len(layers) > max_layers:
+            raise ValueError(f"layer_norms: {len(layers)} layers, more than max_layers={max_layers}")
+        if layers or by != "auto":
+            return {layer.name: layer.grad_norm for layer in layers if layer.grad_norm is not None}
     members: dict = {}
-    if keys is not None:
-        for node, key in keys.items():
-            if key[0] == "scope":
-                members.setdefault(key[1], []).append(node)
-    else:
-        for node in graph.nodes:
-            members.setdefault(f"depth {graph.depth[node]}", []).append(node)
+    for node in graph.nodes:
+        members.setdefault(graph.depth[node], []).append(node)
     result = {}
-    # deepest first: the mean depth orders layers from the inputs towards the root
-    order = sorted(members, key=lambda name: (-_mean_depth(members[name], graph.depth), name))
-    for name in order:
-        norm = combine_norms([magnitude(n.grad) for n in members[name]])
-        if norm is not None:
-            result[name] = norm
+    for depth in sorted(members, reverse=True):  # deepest first: from the inputs to the root
+        total = combine_norms([magnitude(n.grad) for n in members[depth]])
+        if total is not None:
+            result[f"depth {depth}"] = total
     return result
-
-
-def _mean_depth(nodes: list, depth: dict) -> float:
-    return sum(depth[n] for n in nodes) / len(nodes)
 
 
 def gradient_flow_chart(
@@ -135,7 +131,7 @@ def gradient_flow_chart(
         buffer = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else None)
         fig.savefig(buffer, format=fmt, dpi=110, metadata=metadata)
-    write_atomically(target, buffer.getvalue())
+    write_atomically(target, buffer.getvalue(), "gradient_flow_chart")
     return target
 
 

@@ -113,19 +113,26 @@ def render(
     return target
 
 
-def write_atomically(target: Path, data: bytes) -> None:
+def write_atomically(target: Path, data: bytes, who: str = "render") -> None:
     """Write to a temporary file next to ``target``, then rename it into place.
 
-    A failure (or an interrupt) leaves the old file, or none, never a half-written one.
+    A failure (or an interrupt) leaves the old file, or none, never a half-written one. A
+    failure of the operating system (a read-only file system, no permission — which
+    :func:`check_writable` cannot see for root — a full disk, a name too long) is an
+    :class:`OutputPathError` that names ``target``, never the hidden temporary file.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         # mkstemp makes a private (0600) file; a picture is an ordinary file (or keeps its mode)
         os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
         os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as error:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError):
+            reason = error.strerror or type(error).__name__
+            raise OutputPathError(f"{who}: cannot write {str(target)!r}: {reason}") from None
         raise

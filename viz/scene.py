@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.errors import PathLimitError
+from tinygrad_edu.formulas import placeholders, substitute
 from tinygrad_edu.graph import Graph, describe, trace
+from tinygrad_edu.jacobians import Local
 
 from . import style
 from .errors import GraphTooLarge
-from .grouping import Group, aggregate_norms, combine_norms, group_nodes
+from .grouped import descendants, grouped_notes, grouped_views
 from .text import grad_text, is_array, local_text, node_rows, symbol, takes_grad
 from .views import DrawOptions, EdgeView, NodeView, Scene
 
@@ -69,8 +71,21 @@ def build_scene(source: Any, **options: Any) -> Scene:
         )
     # a drawing reads gradients that may be nan/inf: numpy need not warn about them again
     with np.errstate(all="ignore"):
-        if mode in ("scope", "depth") or (mode == "auto" and too_big):
-            return _grouped_scene(graph, mode, opts, kind, has_grad, reference, target)
+        if mode in ("layers", "scope", "depth") or (mode == "auto" and too_big):
+            used, nodes, edges, notes = grouped_views(graph, mode, opts, has_grad, reference, target)
+            return Scene(
+                nodes=nodes,
+                edges=edges,
+                ranks=(),
+                kind=kind,
+                grouped=used,
+                has_grad=has_grad,
+                reference=reference,
+                highlight=next((n.id for n in nodes if n.target), None),
+                options=opts,
+                total_nodes=len(graph.nodes),
+                notes=_notes(kind, has_grad, target is not None, used) + notes,
+            )
         return _node_scene(graph, opts, kind, has_grad, reference, target)
 
 
@@ -89,22 +104,13 @@ def _resolve_highlight(graph: Graph, highlight: Any) -> Any:
     return highlight
 
 
-def _descendants(graph: Graph, target: Any) -> set:
-    """``target`` and every node that depends on it: the nodes on its paths to the root."""
-    reached = {target}
-    for node in graph.nodes[graph.ids[target] + 1 :]:
-        if any(p in reached for p in node.parents):
-            reached.add(node)
-    return reached
-
-
 # --- one box per node --------------------------------------------------------------------
 
 
 def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
     ids = graph.ids
     show_formula = (kind == "tensor") if opts.show_formula is None else opts.show_formula
-    on_path = _descendants(graph, target) if target is not None else None
+    on_path = descendants(graph, target) if target is not None else None
     running, path_sums = _running_products(graph, target, opts.path_limit, kind)
 
     nodes = []
@@ -134,6 +140,7 @@ def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
                 faded=faded,
                 target=node is target,
                 members=(nid,),
+                shows=(nid,),
             )
         )
 
@@ -151,7 +158,10 @@ def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
             rows.append(("∏", text))
         if show_formula and edge.formula:
             rows.append(("", edge.formula))
-        rows.append(("local", local_text(local)))
+        summary = local_text(local)
+        if isinstance(local, Local):  # a linear map's summary names the rule's operands: use the graph's
+            summary = substitute(summary, placeholders(edge.child, graph.names))
+        rows.append(("local", summary))
         if m is not None:
             rows.append(("grad", grad_text(flowed)))
             if opts.show_gain and gain is not None:
@@ -177,6 +187,7 @@ def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
                 on_path=is_on_path,
                 faded=faded,
                 running=running[key][0] if key in running else None,
+                members=(f"e{key[0]}_{key[1]}",),
             )
         )
 
@@ -240,11 +251,8 @@ def _running_products(graph, target, limit, kind) -> tuple[dict, dict]:
 
 def _notes(kind: str, has_grad: bool, highlighted: bool, grouped: str | None) -> tuple:
     """The legend lines that explain this particular drawing."""
-    notes = []
-    if grouped:
-        notes.append("box = a group of n nodes: aggregate ‖grad‖ = √Σ‖grad‖², rms = ‖grad‖/√n (its colour)")
-        notes.append("edge between groups: gain = ‖grad‖ of the lower group ÷ ‖grad‖ of the upper one")
-    else:
+    notes = list(grouped_notes(grouped)) if grouped else []
+    if not grouped:
         if kind == "tensor":
             notes.append("node: label = op, shape, data mean and ‖·‖, gradient norm")
             notes.append("edge: ∂child/∂parent formula, local = its summary (mean|·| or a norm)")
@@ -263,117 +271,3 @@ def _notes(kind: str, has_grad: bool, highlighted: bool, grouped: str | None) ->
         else:
             notes.append("highlighted: the paths from the chosen node to the root")
     return tuple(notes)
-
-
-# --- grouped drawing ---------------------------------------------------------------------
-
-
-def _grouped_scene(graph, mode, opts, kind, has_grad, reference, target) -> Scene:
-    used, groups, group_of = group_nodes(graph, mode, opts.max_groups)
-    if has_grad:
-        aggregate_norms(groups)
-    on_path = _descendants(graph, target) if target is not None else None
-    path_groups = {group_of[n].index for n in on_path} if on_path is not None else None
-
-    nodes = []
-    for group in groups:
-        m = group.norm if has_grad else None
-        fill, font = style.node_colours(group.rms if has_grad else None, reference, opts.decades)
-        faded = path_groups is not None and group.index not in path_groups
-        if faded:
-            fill, font = style.FADED_FILL, style.FADED_TEXT
-        depth_text = (
-            str(group.min_depth)
-            if group.min_depth == group.max_depth
-            else f"{group.min_depth}–{group.max_depth}"
-        )
-        rows = [("nodes", f"{len(group.members)} ({group.leaves} leaves)")]
-        if not group.name.startswith("depth"):  # a band's name already says its depths
-            rows.append(("depth", depth_text))
-        if m is not None:
-            rows.append(("‖grad‖", style.fmt(m)))
-            rows.append(("rms", style.fmt(group.rms)))
-        nodes.append(
-            NodeView(
-                id=f"g{group.index}",
-                kind="group",
-                title=group.name,
-                symbol="",
-                rows=tuple(rows),
-                depth=group.min_depth,
-                magnitude=m,
-                status=style.status(m),
-                fill=fill,
-                font=font,
-                on_path=path_groups is not None and group.index in path_groups,
-                faded=faded,
-                target=target is not None and group_of[target] is group,
-                members=tuple(f"n{graph.ids[n]}" for n in group.members),
-            )
-        )
-
-    merged: dict = {}  # (parent group, child group) -> [count, flow magnitudes, on a path]
-    for edge in graph.edges:
-        a, b = group_of[edge.parent], group_of[edge.child]
-        if a is b:
-            continue
-        entry = merged.setdefault((a.index, b.index), [0, [], False])
-        entry[0] += 1
-        if has_grad:
-            flowed = edge.contribution
-            entry[1].append(style.magnitude(flowed) if flowed is not None else None)
-        if on_path is not None and edge.parent in on_path:
-            entry[2] = True
-
-    edges = []
-    for (a, b), (count, flows, hit) in merged.items():
-        m = combine_norms(flows) if has_grad else None
-        gain = _group_gain(groups[a], groups[b]) if has_grad else None
-        rows = [("edges", str(count))] if count > 1 else []
-        if gain is not None:
-            rows.append(("gain", "×" + style.fmt(gain)))
-        if m is not None:
-            rows.append(("grad", style.fmt(m)))
-        faded = on_path is not None and not hit
-        edges.append(
-            EdgeView(
-                id=f"ge{a}_{b}",
-                tail=f"g{a}",
-                head=f"g{b}",
-                index=-1,
-                rows=tuple(rows),
-                local=None,
-                magnitude=m,
-                gain=gain,
-                status=style.status(m),
-                colour=style.FADED_LINE if faded else style.edge_colour(m, reference, opts.decades),
-                width=round(style.edge_width(m, reference, opts.decades) + (1.5 if hit else 0.0), 2),
-                dashed=style.status(m) == "zero",
-                on_path=hit,
-                faded=faded,
-                count=count,
-            )
-        )
-    return Scene(
-        nodes=tuple(nodes),
-        edges=tuple(edges),
-        ranks=(),
-        kind=kind,
-        grouped=used,
-        has_grad=has_grad,
-        reference=reference,
-        highlight=f"g{group_of[target].index}" if target is not None else None,
-        options=opts,
-        total_nodes=len(graph.nodes),
-        notes=_notes(kind, has_grad, target is not None, used),
-    )
-
-
-def _group_gain(parent_side: Group, child_side: Group) -> float | None:
-    """‖grad‖ of the parent-side group ÷ ‖grad‖ of the child-side group (None if undefined)."""
-    a, b = parent_side.norm, child_side.norm
-    if a is None or b is None:
-        return None
-    if b == 0.0 or b != b or a != a or (a == math.inf and b == math.inf):
-        return math.nan
-    return a / b

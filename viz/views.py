@@ -16,7 +16,7 @@ from typing import Any
 from . import style
 
 DIRECTIONS = ("BT", "TB", "LR", "RL")
-GROUP_MODES = ("auto", "scope", "depth")
+GROUP_MODES = ("auto", "layers", "scope", "depth")
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,9 @@ class NodeView:
         status: ``none`` / ``zero`` / ``finite`` / ``nan`` / ``inf`` (from ``magnitude``).
         fill, font: colours. on_path: highlight mode, on a highlighted path. faded: off it.
         members: for a group, the ids of its nodes; for a node, its own id.
+        shows: the ids of the nodes whose gradients make the box's number: a node itself; a
+            layer its outputs (‖∂L/∂out‖); a band of depths all its members (√Σ‖grad‖²).
+        colour: what the fill follows: ``"norm"`` of ``shows``, or their ``"rms"`` (bands).
     """
 
     id: str
@@ -105,6 +108,8 @@ class NodeView:
     faded: bool = False
     target: bool = False
     members: tuple = ()
+    shows: tuple = ()
+    colour: str = "norm"
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ class EdgeView:
         magnitude: ‖gradient that flowed‖ (None before backward). gain: its gain, if known.
         running: highlight mode, the running product of locals from the root (scalars).
         colour, width, dashed: how the line is drawn. count: edges merged (groups).
+        members: the ids (``e{k}_{i}``) of the graph edges this arrow stands for.
     """
 
     id: str
@@ -137,6 +143,7 @@ class EdgeView:
     faded: bool = False
     running: float | None = None
     count: int = 1
+    members: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ The verdict, first rule that applies:
    > :data:`EXPLODING_RATIO` → **exploding** (gradients grow toward the input);
 3. a loss jump: ``loss[t] > LOSS_JUMP_FACTOR · loss[t−1]`` and above the first loss → **exploding**;
 4. that first/last ratio < :data:`VANISHING_RATIO`, or the first layer's update ratio over the
-   last layer's < :data:`VANISHING_RATIO` → **vanishing** (lower layers barely move);
+   last layer's < :data:`VANISHING_RATIO` → **vanishing** (lower layers barely move); and its
+   limit, where no ratio can be formed: every layer's ‖∂L/∂W‖ exactly 0 → **vanishing** (no
+   gradient reaches any weight), unless the loss is exactly 0 too (then a note: nothing to fit);
 5. a gradient larger than :data:`GRAD_TO_WEIGHT_HIGH` × its weights, or an update ratio above
    :data:`UPDATE_RATIO_HIGH` → **exploding** (steps bigger than the weights themselves);
 6. otherwise **healthy**. Saturated or dead units, and update ratios far below 1e-3, are

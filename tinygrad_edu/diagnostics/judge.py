@@ -60,6 +60,7 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
         *_growth(ratios, names),  # 2. growth toward the input
         *_loss_jump(losses),  # 3. the loss jumps
         *_decay(ratios, names),  # 4. decay toward the input
+        *_no_gradient(per_layer, losses),  # 4. (or a note) no gradient reaches any weight
         *_oversized_and_notes(per_layer),  # 5. steps bigger than the weights; saturated, dead units
         *_slow_first_layer(per_layer, names),  # note: the first layer barely moves
     ]
@@ -185,6 +186,39 @@ def _decay(ratios: dict[str, float], names: list[str]) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _no_gradient(per_layer: dict[str, dict[str, Any]], losses: list[float]) -> list[Finding]:
+    """Rule 4, its limit: every layer's ‖∂L/∂W‖ is exactly 0 — no ratio can be formed (0/0),
+    yet nothing learns. Vanishing, unless the loss itself is exactly 0 (nothing left to fit:
+    then a note, and the verdict stays healthy)."""
+    norms = [summary["weight_grad_norm"] for summary in per_layer.values()]
+    if not norms or any(n is None or n != 0.0 for n in norms):
+        return []
+    if losses and losses[-1] == 0.0:
+        return [
+            Finding(
+                "note",
+                "zero gradients",
+                0.0,
+                "==",
+                0.0,
+                "the loss is exactly 0 and so is every weight gradient: there is nothing left to fit",
+                decisive=False,
+            )
+        ]
+    layers = f"all {len(norms)} layers" if len(norms) > 1 else "the only layer"
+    return [
+        Finding(
+            "vanishing",
+            "zero gradients",
+            0.0,
+            "==",
+            0.0,
+            f"‖∂L/∂W‖ is exactly 0 in {layers}: no gradient reaches any weight, so nothing learns "
+            "(dead ReLUs, saturated units, all-zero weights, or a loss that does not depend on them)",
+        )
+    ]
 
 
 def _oversized_and_notes(per_layer: dict[str, dict[str, Any]]) -> list[Finding]:
@@ -330,6 +364,11 @@ def _suggest(
     kinds = {s["activation_kind"] for s in per_layer.values() if s["activation_kind"]}
     saturating = kinds & {"sigmoid", "tanh"}
     out: list[str] = []
+    if any(f.quantity == "zero gradients" and f.decisive for f in findings):
+        out.append(
+            "check that the loss depends on the parameters (no no_grad() or .data in the forward pass) "
+            "and look for units that are 0 for every sample (dead ReLUs) or weights that are all 0"
+        )
     if verdict == "vanishing":
         if saturating:
             out.append(

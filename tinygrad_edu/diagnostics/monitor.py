@@ -158,19 +158,20 @@ def diagnose(
     the same measurements and the same judge.
 
     Raises:
-        ValueError: no gradient to judge (no backward yet and no inputs), or inputs without targets.
+        ValueError: a model without a layer that has a `weight` (checked before any backward), no
+            gradient to judge (no backward yet and no inputs), or inputs without targets.
     """
     if is_torch_module(model):
         from ..torch_bridge.diagnose import diagnose_torch
 
         return diagnose_torch(model, inputs, targets, loss_fn, loss)
+    layers = _layers_of(model)  # checked first: a model without layers never runs backward
+    if not layers:
+        raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
     if inputs is not None:
         if targets is None:
             raise ValueError("diagnose: inputs given without targets")
         loss = _one_backward(model, inputs, targets, loss_fn)
-    layers = _layers_of(model)
-    if not layers:
-        raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
     if all(layer._parameters["weight"].grad is None for _, layer, _ in layers):
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..outputs import output_folder
+
 Progress = Callable[[str], None]
 
 TOP_LEVEL_KEYS = ("experiment", "seed", "config", "results")
@@ -180,12 +182,15 @@ def small_matrices() -> Iterator[None]:
 
 
 def output_dir(out: str | os.PathLike | None) -> Path | None:
-    """``out`` as a created directory (None stays None: no pictures)."""
+    """``out`` as a created, writable directory (None stays None: no pictures).
+
+    Raises:
+        OutputPathError: ``out`` is a file, or cannot be created or written to
+            (:func:`tinygrad_edu.outputs.output_folder`).
+    """
     if out is None:
         return None
-    path = Path(out)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return output_folder(out, who="out")
 
 
 def run_experiment(
@@ -203,10 +208,10 @@ def run_experiment(
     ``pictures(result, *extras, folder)`` draws them. Both run with one-threaded BLAS
     (:func:`small_matrices`). With ``out=None`` nothing is drawn. Returns the result dict.
     """
+    folder = output_dir(out)  # an unwritable folder is reported before the long work
     with small_matrices():
         measured = measure(seed, quick, progress)
         result, extras = (measured[0], measured[1:]) if isinstance(measured, tuple) else (measured, ())
-        folder = output_dir(out)
         if folder is not None:
             pictures(result, *extras, folder)
     return result

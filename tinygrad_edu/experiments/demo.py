@@ -23,6 +23,7 @@ Written into the output folder:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,31 @@ def build_net(activation: str, depth: int, width: int, seed: int) -> nn.MLP:
 
 
 def layer_gradients(net: nn.MLP) -> dict[str, float]:
-    """‖∂L/∂W‖ of every Linear layer, input side first, named L1, L2, …"""
+    """‖∂L/∂W‖ of every Linear layer, input side first, named L1, L2, … (read from ``weight.grad``)."""
     linears = [m for m in net.layers if isinstance(m, nn.Linear)]
     return {f"L{i + 1}": float(np.linalg.norm(m.weight.grad)) for i, m in enumerate(linears)}
+
+
+def layer_gains(loss: Tensor) -> dict[str, dict[str, float]]:
+    """Per layer number (L1, L2, …) the gains of the layer view: ``"activation"``, the gain of the
+    activation alone (‖∂L/∂in‖ / ‖∂L/∂out‖ of ``L3 Sigmoid``: σ' ≤ 1/4 shrinks, ReLU halves the
+    units), and ``"layer"``, the product over all of that number's layers (``L3 Linear`` then
+    ``L3 Sigmoid``) — ‖∂L/∂h₂‖ / ‖∂L/∂h₃‖ between the outputs of L2 and L3.
+
+    These are the numbers on the arrows of the grouped picture.
+    """
+    found: dict[str, dict[str, float]] = {}
+    for layer in trace(loss).layers():
+        if not layer.is_layer:
+            continue
+        entry = found.setdefault(f"L{layer.number}", {"layer": 1.0})
+        if layer.gain is None:  # no gradient reaches its input (L1 reads the data): no layer gain
+            entry["layer"] = math.nan
+        else:
+            entry["layer"] *= layer.gain
+            if not layer.params:
+                entry["activation"] = layer.gain
+    return {name: {k: v for k, v in entry.items() if not math.isnan(v)} for name, entry in found.items()}
 
 
 def worked_neuron() -> tuple[Value, dict[str, Value]]:
@@ -90,7 +113,7 @@ def run(
     if quick:
         formats = ("svg",)
     X, labels = moons(64, 0.1, rng(seed))
-    roots, gradients = {}, {}
+    roots, gradients, gains = {}, {}, {}
     with small_matrices():
         for activation in NETS:
             net = build_net(activation, depth, width, seed)
@@ -99,12 +122,14 @@ def run(
             loss.backward()
             roots[activation] = loss
             gradients[activation] = layer_gradients(net)
+            gains[activation] = layer_gains(loss)
             say(progress, f"{activation}: forward and backward through {depth} hidden layers")
     x, h = sigmoid_chain()
     graph = trace(h)
     report = {
         "config": {"depth": depth, "width": width, "points": len(X), "inits": NETS, "seed": seed},
         "gradients": gradients,
+        "gains": gains,
         "chain": {
             "locals": [edge.local for edge in reversed(graph.edges)],  # from x up to the output
             "gradient": x.grad,
@@ -138,8 +163,8 @@ def pictures(
                 viz.render(
                     loss,
                     folder / f"{activation}_mlp.{suffix}",
-                    group="scope",
-                    title=f"{activation} MLP: ‖gradient‖ per layer (blue: shrunk, red: grown)",
+                    group="layers",
+                    title=f"{activation} MLP, one box per layer: each arrow's gain is that layer's factor",
                 )
             )
         written.append(
@@ -169,17 +194,48 @@ def text(report: dict) -> str:
     """The terminal report: the per-layer table, the σ' chain and the files written."""
     config = report["config"]
     sigmoid, relu = report["gradients"]["sigmoid"], report["gradients"]["relu"]
-    rows = [[name, sigmoid[name], relu[name], relu[name] / sigmoid[name]] for name in sigmoid]
+    gains = report["gains"]
+
+    def gain(net: str, name: str, which: str) -> Any:
+        return gains[net].get(name, {}).get(which, "—")
+
+    rows = [
+        [
+            name,
+            sigmoid[name],
+            gain("sigmoid", name, "activation"),
+            gain("sigmoid", name, "layer"),
+            relu[name],
+            gain("relu", name, "activation"),
+            gain("relu", name, "layer"),
+            relu[name] / sigmoid[name],
+        ]
+        for name in sigmoid
+    ]
     first, last = next(iter(sigmoid)), list(sigmoid)[-1]
     table = format_table(
-        ["layer", "sigmoid ‖∂L/∂W‖", "relu ‖∂L/∂W‖", "relu / sigmoid"],
+        [
+            "layer",
+            "sigmoid ‖∂L/∂W‖",
+            "gain σ",
+            "gain layer",
+            "relu ‖∂L/∂W‖",
+            "gain ReLU",
+            "gain layer",
+            "relu / sigmoid",
+        ],
         rows,
         title=f"MLP 2-{config['width']}×{config['depth']}-2 on {config['points']} points of two moons, "
-        f"one backward (L1 = input side)",
+        "one backward (L1 = input side)",
+    )
+    notes = (
+        "gain σ / ReLU: ‖∂L/∂in‖ / ‖∂L/∂out‖ of the layer's activation; gain layer: the same for the whole "
+        "layer (Linear, then activation) — the arrows of the grouped pictures"
     )
     chain = report["chain"]
     lines = [
         table,
+        notes,
         "",
         f"‖∂L/∂W‖ of the first layer / the last layer: sigmoid {sigmoid[first] / sigmoid[last]:.2g}, "
         f"relu {relu[first] / relu[last]:.2g}",

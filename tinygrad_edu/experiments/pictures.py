@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import OutputPathError
+
 _STYLE = {"svg.hashsalt": "tinygrad_edu", "font.size": 10}
 
 
@@ -36,7 +38,11 @@ def _save(fig: Any, path: Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lstrip(".").lower()
     metadata = {"Date": None} if suffix == "svg" else ({"CreationDate": None} if suffix == "pdf" else None)
-    fig.savefig(path, format=suffix, dpi=110, metadata=metadata)
+    try:
+        fig.savefig(path, format=suffix, dpi=110, metadata=metadata)
+    except OSError as error:  # the folder was checked before the run; a full disk, a race …
+        reason = error.strerror or type(error).__name__
+        raise OutputPathError(f"cannot write the picture {str(path)!r}: {reason}") from None
     return path
 
 

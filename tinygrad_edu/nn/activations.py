@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..scalar import check_slope
 from .init import DEFAULT_LEAKY_SLOPE, calculate_gain
 from .module import Module
 
@@ -110,9 +111,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, negative_slope: float = DEFAULT_LEAKY_SLOPE, name: str | None = None):
         super().__init__(name)
-        if not isinstance(negative_slope, (int, float)) or not math.isfinite(negative_slope):
-            raise TypeError(f"LeakyReLU: negative_slope must be a finite number, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_slope(negative_slope, "LeakyReLU", "negative_slope")
 
     def forward(self, x: Any) -> Any:
         return x.leaky_relu(self.negative_slope)

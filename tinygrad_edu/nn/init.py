@@ -18,6 +18,9 @@ Conventions
   fresh unseeded generator). The same seed gives the same numbers.
 * Called without a target, every function returns an :class:`Initializer` that remembers its
   settings: ``MLP(..., init=init.normal(std=0.1))``.
+* A zero-element array (a ``(0, 3)`` weight) has a fan of 0, which would divide by 0: every
+  scheme with a fan (all but ``normal``, ``uniform``, ``zeros``, ``ones``, ``constant``) leaves it
+  as it is and warns that the init is a no-op, as ``torch.nn.init`` does.
 
 The schemes (``n_in``/``n_out`` = fan-in/fan-out, ``g`` = gain, see :func:`calculate_gain`):
 
@@ -42,11 +45,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Callable
 from numbers import Real
 from typing import Any
 
 import numpy as np
+
+from ..scalar import check_slope
 
 #: Standard deviation of ``normal`` when none is given: the "small random numbers"
 #: ``0.01 * randn`` of the CS231n notes — the classic recipe that makes deep nets vanish.
@@ -81,6 +87,21 @@ def _target_array(target: Any, where: str) -> np.ndarray:
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"init.{where}: can only fill a floating-point array, got dtype {array.dtype}")
     return array
+
+
+def _nothing_to_fill(array: np.ndarray, where: str) -> bool:
+    """True (with PyTorch's warning) for a zero-element array such as a (0, 3) weight.
+
+    A scheme whose scale divides by a fan would divide by 0 there; like ``torch.nn.init`` the
+    init is then a no-op that warns, and the empty array is returned as it is. Settings are
+    checked before this, so a bad ``mode`` or ``gain`` is still an error.
+    """
+    if array.size:
+        return False
+    warnings.warn(
+        f"init.{where}: initializing a zero-element array (shape {array.shape}) is a no-op", stacklevel=3
+    )
+    return True
 
 
 def _fill(target: Any, values: np.ndarray) -> Any:
@@ -153,7 +174,7 @@ def calculate_gain(activation: str, param: float | None = None) -> float:
     if not isinstance(activation, str) or activation not in GAINS:
         raise ValueError(f"calculate_gain: unknown activation {activation!r}; known: {', '.join(GAINS)}")
     if activation == "leaky_relu":
-        slope = DEFAULT_LEAKY_SLOPE if param is None else _real(param, "param", "calculate_gain")
+        slope = DEFAULT_LEAKY_SLOPE if param is None else check_slope(param, "calculate_gain", "param")
         return math.sqrt(2.0 / (1.0 + slope * slope))
     return float(GAINS[activation])
 
@@ -233,6 +254,8 @@ def standard(target: Any = None, fan_in: int | None = None, rng: Any = None) -> 
     if target is None:
         return Initializer(standard, fan_in=fan_in)
     array = _target_array(target, "standard")
+    if fan_in is None and _nothing_to_fill(array, "standard"):
+        return target
     n_in = _explicit_fan(fan_in, array.shape, "standard")
     bound = 1.0 / math.sqrt(n_in)
     return _fill(target, as_generator(rng).uniform(-bound, bound, size=array.shape))
@@ -258,7 +281,9 @@ def xavier_uniform(target: Any = None, gain: float = 1.0, rng: Any = None) -> An
     if target is None:
         return Initializer(xavier_uniform, gain=gain)
     array = _target_array(target, "xavier_uniform")
-    fan_in, fan_out = compute_fans(array.shape)
+    fan_in, fan_out = compute_fans(array.shape)  # a 1-D array is refused, empty or not
+    if _nothing_to_fill(array, "xavier_uniform"):
+        return target
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return _fill(target, as_generator(rng).uniform(-a, a, size=array.shape))
 
@@ -269,7 +294,9 @@ def xavier_normal(target: Any = None, gain: float = 1.0, rng: Any = None) -> Any
     if target is None:
         return Initializer(xavier_normal, gain=gain)
     array = _target_array(target, "xavier_normal")
-    fan_in, fan_out = compute_fans(array.shape)
+    fan_in, fan_out = compute_fans(array.shape)  # a 1-D array is refused, empty or not
+    if _nothing_to_fill(array, "xavier_normal"):
+        return target
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     return _fill(target, as_generator(rng).normal(0.0, std, size=array.shape))
 
@@ -282,7 +309,10 @@ def he_uniform(
     if target is None:
         return Initializer(he_uniform, gain=gain, mode=mode)
     array = _target_array(target, "he_uniform")
-    a = gain * math.sqrt(3.0 / _fan(array.shape, mode, "he_uniform"))
+    fan = _fan(array.shape, mode, "he_uniform")
+    if _nothing_to_fill(array, "he_uniform"):
+        return target
+    a = gain * math.sqrt(3.0 / fan)
     return _fill(target, as_generator(rng).uniform(-a, a, size=array.shape))
 
 
@@ -298,7 +328,10 @@ def he_normal(
     if target is None:
         return Initializer(he_normal, gain=gain, mode=mode)
     array = _target_array(target, "he_normal")
-    std = gain / math.sqrt(_fan(array.shape, mode, "he_normal"))
+    fan = _fan(array.shape, mode, "he_normal")
+    if _nothing_to_fill(array, "he_normal"):
+        return target
+    std = gain / math.sqrt(fan)
     return _fill(target, as_generator(rng).normal(0.0, std, size=array.shape))
 
 
@@ -322,6 +355,8 @@ def orthogonal(target: Any = None, gain: float = 1.0, rng: Any = None) -> Any:
     array = _target_array(target, "orthogonal")
     if array.ndim < 2:
         raise ValueError(f"init.orthogonal: needs at least 2 dimensions, got shape {array.shape}")
+    if _nothing_to_fill(array, "orthogonal"):
+        return target
     rows, cols = array.shape[0], int(np.prod(array.shape[1:]))
     flat = as_generator(rng).normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(flat)

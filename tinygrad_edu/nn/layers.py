@@ -161,6 +161,9 @@ class Linear(Module):
         out = x @ self.weight
         return out + self.bias if self.bias is not None else out
 
+    def layer_kind(self) -> str:
+        return f"Linear {self.in_features}→{self.out_features}"
+
     def extra_repr(self) -> str:
         return f"{self.in_features} → {self.out_features}, bias={self.bias is not None}"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..modes import current_scope, is_grad_enabled, name_scope
 from ..tensor import Tensor
+from .state_file import load_state, save_state
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
 
@@ -134,8 +136,19 @@ class Module:
 
     # --- calling ----------------------------------------------------------------------
 
+    #: True when the whole call is one layer of :meth:`Graph.layers`, whatever it calls inside
+    #: (the scalar ``nn.scalar.Layer``: one layer, one sub-scope per neuron).
+    one_layer = False
+
+    def layer_kind(self) -> str:
+        """What :meth:`Graph.layers` calls a call of this module: ``"Linear 2→16"``, ``"Sigmoid"``.
+
+        The class name by default; layers with sizes add them.
+        """
+        return type(self).__name__
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with name_scope(self._name):
+        with name_scope(self._name, kind=self.layer_kind(), unit=self.one_layer):
             scope = current_scope()
             for param in self._parameters.values():
                 param.scope = scope  # leaves are drawn inside the layer that owns them
@@ -236,7 +249,12 @@ class Module:
         for name, param in params.items():
             if name not in state:
                 continue
-            value = np.asarray(state[name])
+            try:
+                value = np.asarray(state[name])
+            except (ValueError, TypeError) as error:  # a ragged nested list
+                raise TypeError(
+                    f"load_state_dict: {name!r} is not an array of numbers ({error}); nothing was loaded"
+                ) from None
             if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
                 raise TypeError(
                     f"load_state_dict: {name!r} holds non-numeric data (dtype {value.dtype}); "
@@ -255,15 +273,38 @@ class Module:
             else:
                 param.data = float(value)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write :meth:`state_dict` to ``path`` as ``.npz`` (numpy's own format, no pickle)."""
-        np.savez(path, **self.state_dict())
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`state_dict` to ``path`` as ``.npz`` (numpy's format, no pickle).
 
-    def load(self, path: str | os.PathLike, strict: bool = True) -> None:
-        """Read an ``.npz`` written by :meth:`save` (``allow_pickle=False``) and load it."""
-        with np.load(path, allow_pickle=False) as archive:
-            state = {key: archive[key] for key in archive.files}
-        self.load_state_dict(state, strict=strict)
+        ``.npz`` is added when ``path`` does not end in it (as numpy does), and :meth:`load`
+        applies the same rule, so ``model.save("w")`` then ``model.load("w")`` round-trips.
+        Every parameter name round-trips. Returns the path written.
+
+        Raises:
+            OutputPathError: the file cannot be written (names the path).
+        """
+        return save_state(self.state_dict(), path)
+
+    def load(self, path: str | os.PathLike, strict: bool = True, allow_nonfinite: bool = False) -> None:
+        """Read a file written by :meth:`save` and load it with :meth:`load_state_dict`.
+
+        ``path`` follows :meth:`save`'s rule (``"w"`` reads ``w.npz``; a file called exactly
+        ``w`` is read when there is no ``w.npz``). The whole file is read and checked first; on
+        any error the model is left unchanged.
+
+        Raises:
+            FileNotFoundError: there is no such file.
+            LoadError: not a saved state (empty, text, pickle, ``.npy``), damaged (truncated,
+                bad CRC), or nan/inf weights (unless ``allow_nonfinite=True``); the message
+                names the file and what is wrong.
+            KeyError, ShapeError, TypeError: as :meth:`load_state_dict`, prefixed with the file.
+        """
+        state, source = load_state(path, allow_nonfinite=allow_nonfinite)
+        try:
+            self.load_state_dict(state, strict=strict)
+        except (KeyError, ShapeError, TypeError) as error:
+            message = error.args[0] if error.args else str(error)
+            raise type(error)(f"load {str(source)!r}: {message}") from None
 
     # --- display ----------------------------------------------------------------------
 

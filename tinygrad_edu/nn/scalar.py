@@ -6,11 +6,16 @@ Every weight is its own node, so a 2-3-3-1 net can be drawn neuron by neuron::
     >>> net = MLP(2, [3, 3, 1], rng=0)
     >>> y = net([1.0, -2.0]); y.backward()
     >>> net.layers[0].neurons[1].w[0].label, net.layers[0].neurons[1].w[0].scope
-    ('w0', 'mlp.layers.0.neurons.1')
+    ('w1[1,0]', 'mlp.layers.0.neurons.1')
 
-A neuron computes ``act(b + Σᵢ wᵢ·xᵢ)``; its weights are labelled ``w0, w1, …`` and ``b``, and
-every node it creates carries its scope (``mlp.layers.0.neurons.1``), so the renderer can put
-each neuron in its own box. The optimisers of :mod:`tinygrad_edu.optim` train these nets too.
+A neuron computes ``a = act(z)``, ``z = b + Σᵢ wᵢ·xᵢ``. Inside an MLP every node has a short
+name that says where it sits: ``w1[2,0]`` is layer 1's weight from input 0 into neuron 2,
+``b1[2]`` that neuron's bias, ``z1[2]`` and ``a1[2]`` its sum and activation (a lone neuron
+uses ``w0, w1, …``, ``b``, ``z``, ``a``). Every node carries its scope
+(``mlp.layers.0.neurons.1``), and a :class:`Layer` is one layer of
+:meth:`~tinygrad_edu.graph.Graph.layers` however many neurons it has, so a large net is grouped
+layer by layer, never neuron by neuron. The optimisers of :mod:`tinygrad_edu.optim` train
+these nets too.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ __all__ = ["Neuron", "Layer", "MLP"]
 
 #: The scalar nets' default weight init: U(−1, 1), as in micrograd.
 DEFAULT_SCALAR_INIT = init_.uniform(a=1.0)
+
+
+def _indexed(tag: str, i: int) -> str:
+    """``"1[2]", 0`` → ``"1[2,0]"``; ``"", 0`` → ``"0"``."""
+    return f"{tag[:-1]},{i}]" if tag.endswith("]") else f"{tag}{i}"
 
 
 def _count(value: Any, name: str, where: str) -> int:
@@ -100,16 +110,25 @@ class Neuron(Module):
         # Called through .forward (not registered as a child) so the activation's node sits in
         # the neuron's own scope rather than in a one-node sub-box.
         object.__setattr__(self, "act", make_activation(activation))
+        #: What the neuron's nodes are called after: "" → z, a; "1[2]" → z1[2], a1[2].
+        object.__setattr__(self, "tag", "")
+
+    def set_tag(self, tag: str) -> None:
+        """Name this neuron's nodes after ``tag``: weights ``w{tag}`` + ``[i]``-style indices."""
+        object.__setattr__(self, "tag", tag)
+        for i, w in enumerate(self.w):
+            w.label = f"w{_indexed(tag, i)}"
+        self.b.label = f"b{tag}" if tag else "b"
 
     def forward(self, x: Any) -> Value:
         x = _as_inputs(x, len(self.w), f"Neuron {self.name!r}")
         z = self.b
         for wi, xi in zip(self.w, x):
             z = z + wi * xi
-        z.label = "z"
+        z.label = f"z{self.tag}"
         out = self.act.forward(z)
         if out is not z:
-            out.label = "a"
+            out.label = f"a{self.tag}"
         return out
 
     def extra_repr(self) -> str:
@@ -144,6 +163,18 @@ class Layer(Module):
             initializer(matrix)
         super().__init__(name)
         self.neurons = ModuleList(Neuron(nin, activation, weights=matrix[:, j]) for j in range(nout))
+        self.set_number("")
+
+    one_layer = True  # its neurons' scopes are all one layer
+
+    def set_number(self, number: str) -> None:
+        """Name the nodes after the layer's ``number``: ``w{number}[j,i]``, ``b{number}[j]``,
+        ``z{number}[j]`` and ``a{number}[j]`` (``j``: the neuron, ``i``: the input)."""
+        for j, neuron in enumerate(self.neurons):
+            neuron.set_tag(f"{number}[{j}]")
+
+    def layer_kind(self) -> str:
+        return f"Layer {len(self.neurons[0].w)}→{len(self.neurons)} {self.neurons[0].act.kind}"
 
     def forward(self, x: Any) -> Value | list[Value]:
         # A ModuleList is never called itself, so its name enters the scope here.
@@ -187,6 +218,8 @@ class MLP(Module):
                 for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
             )
         )
+        for number, layer in enumerate(self.layers, start=1):
+            layer.set_number(str(number))
 
     def forward(self, x: Any) -> Value | list[Value]:
         return self.layers(x)

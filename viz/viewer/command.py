@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from tinygrad_edu.errors import TinygradEduError
+from tinygrad_edu.errors import OutputNameError, OutputPathError, TinygradEduError
 from tinygrad_edu.expr import FUNCTIONS, ExpressionError, parse, parse_assignments
 from tinygrad_edu.graph import fmt
+from tinygrad_edu.outputs import file_name, output_folder
 from tinygrad_edu.scalar import Value
 
 from .page import viewer
@@ -85,7 +85,10 @@ def add_viewer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     )
     parser.add_argument("--demo", choices=DEMOS, help="a demo graph instead of EXPR: mlp or chain")
     parser.add_argument(
-        "--name", default=None, help="file name without .html (default: viewer, or the demo's name)"
+        "--name",
+        type=_name_argument,
+        default=None,
+        help="file name without .html, no folders (default: viewer, or the demo's name)",
     )
     parser.add_argument("--title", default=None, help="the page title")
     parser.add_argument(
@@ -99,6 +102,14 @@ def add_viewer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     _add_missing(parser, "--seed", type=int, default=0, help="random seed of --demo mlp (default: 0)")
     _add_missing(parser, "--quiet", action="store_true", help="print nothing but errors")
     return parser
+
+
+def _name_argument(text: str) -> str:
+    """``--name``: the same check as every subcommand's (:func:`tinygrad_edu.outputs.file_name`)."""
+    try:
+        return file_name(text, who="--name")
+    except OutputNameError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--name: ")) from None
 
 
 def _add_missing(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
@@ -117,9 +128,9 @@ def run_viewer_command(args: argparse.Namespace) -> int:
     """
     try:
         root, name, title = _build(args)
-        out = _output_dir(getattr(args, "out", "out"))
-        path = viewer(root, out / f"{name}.html", title=title, max_nodes=args.max_nodes)
-    except (ExpressionError, _UsageError, ValueError, TypeError) as error:
+        out = output_folder(getattr(args, "out", "out"), who="--out")
+        path = viewer(root, out / f"{file_name(name)}.html", title=title, max_nodes=args.max_nodes)
+    except (ExpressionError, _UsageError, OutputPathError, ValueError, TypeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (TinygradEduError, OSError) as error:
@@ -158,14 +169,3 @@ def _build(args: argparse.Namespace) -> tuple[Value, str, str | None]:
         "  with " + ", ".join(f"{v} = {fmt(values[v])}" for v in expression.variables) if values else ""
     )
     return root, args.name or "viewer", title
-
-
-def _output_dir(out: str) -> Path:
-    path = Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise _UsageError(f"cannot create --out {out!r}: {error.strerror or type(error).__name__}") from None
-    if not path.is_dir():
-        raise _UsageError(f"--out {out!r} is not a directory")
-    return path

@@ -133,7 +133,7 @@ def viewer(
     data["title"] = title if title is not None else f"Backward pass of {root_name}"
     data["subtitle"] = _subtitle(graph, scene, data)
     page = build_page(data, svg)
-    write_atomically(target, page.encode("utf-8"))  # never a half-written page
+    write_atomically(target, page.encode("utf-8"), "viewer")  # never a half-written page
     return target
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
 from numbers import Real
 from typing import Any
 
@@ -82,30 +81,16 @@ def encode_local(local: Any) -> dict:
     return {"map": type(local).__name__, "t": local_text(local)}
 
 
-# --- names -------------------------------------------------------------------------------
-
-
-def node_name(node: Any, key: int, unique: bool = True) -> str:
-    """What the page calls a node: its label (with its id when the label is not ``unique`` in the
-    graph: ``"w0 #12"``), else its op glyph and id (``"+ #5"``), else a constant (``"1 #3"``)."""
-    if node.label:
-        return node.label if unique else f"{node.label} #{key}"
-    if node.op:
-        return f"{symbol(node)} #{key}"
-    if isinstance(node.data, Real):
-        return f"{style.fmt(node.data)} #{key}"  # an unlabelled constant such as the 1 in x + 1
-    return f"leaf #{key}"
-
-
 # --- the recording -------------------------------------------------------------------------
 
 
 class Boxes:
     """What each box of the picture says about gradients, kept up to date step by step.
 
-    A box is a node (ungrouped view) or a group of nodes (grouped view). For a node the text is
-    its gradient; for a group it is the aggregate ‖grad‖ = √Σ‖grad‖² of its members, and the
-    colour follows the members' rms, exactly as :mod:`viz.grouping` computes them for pictures.
+    A box is a node (ungrouped view) or a group (grouped view). Each box shows the norm of the
+    gradients of the nodes it ``shows`` (see :class:`viz.views.NodeView`): a node its own
+    gradient; a layer ‖∂L/∂out‖ over its outputs; a band of depths √Σ‖grad‖² over its members,
+    coloured by their rms — exactly the numbers the picture shows once the pass is done.
     """
 
     def __init__(self, graph: Graph, scene: Any, reference: float):
@@ -113,6 +98,8 @@ class Boxes:
         self.decades = scene.options.decades
         self.reference = reference
         self.members = {view.id: list(view.members) for view in scene.nodes}
+        self.shows = {view.id: list(view.shows or view.members) for view in scene.nodes}
+        self.colour = {view.id: view.colour for view in scene.nodes}
         self.box_of = {m: box for box, members in self.members.items() for m in members}
         self.grad: dict = {}  # node id -> current gradient object
         self.reached: set = set()  # node ids that a gradient has reached (the root from the start)
@@ -129,12 +116,14 @@ class Boxes:
                 text = grad_text(g)
             m = style.magnitude(g)
         else:
-            members = self.members[box]
-            magnitudes = [style.magnitude(self.grad[m]) for m in members]
-            reached = any(m in self.reached for m in members)
+            shown = self.shows[box]
+            magnitudes = [style.magnitude(self.grad[m]) for m in shown]
+            reached = any(m in self.reached for m in self.members[box])
             norm = combine_norms(magnitudes)
             counted = sum(m is not None for m in magnitudes)
-            m = norm / math.sqrt(counted) if norm is not None and counted else None  # rms colours a group
+            m = norm
+            if self.colour[box] == "rms":  # a band of depths is coloured by its members' rms
+                m = norm / math.sqrt(counted) if norm is not None and counted else None
             text = "none" if norm is None else style.fmt(norm)
         if reached:
             fill, font = style.node_colours(m, self.reference, self.decades)
@@ -162,7 +151,7 @@ def record_pass(
     ids = graph.ids
     nodes = graph.nodes
     key = {node: f"n{ids[node]}" for node in nodes}
-    group_edge = {(e.tail, e.head): e.id for e in scene.edges} if scene.grouped else {}
+    box_edge_of = {member: e.id for e in scene.edges for member in e.members}  # graph edge -> arrow
 
     saved = [node.grad for node in nodes]
     steps: list[dict] = []
@@ -191,16 +180,14 @@ def record_pass(
             boxes.reached.add(parent)
             box = boxes.box_of[parent]
             flowed = style.magnitude(step.contribution)
-            if scene.grouped:
-                box_edge = group_edge.get((boxes.box_of[parent], boxes.box_of[child]))
-            else:
-                box_edge = f"e{ids[step.node]}_{step.index}"
+            edge_id = f"e{ids[step.node]}_{step.index}"
+            box_edge = box_edge_of.get(edge_id)
             entry = {
-                "edge": f"e{ids[step.node]}_{step.index}",
+                "edge": edge_id,
                 "child": child,
                 "parent": parent,
                 "index": step.index,
-                "formula": Edge(step.parent, step.node, step.index).formula,
+                "formula": Edge(step.parent, step.node, step.index, graph.naming).formula,
                 "upstream": encode(step.upstream),
                 "local": encode_local(step.local),
                 "contribution": encode(step.contribution),
@@ -224,8 +211,7 @@ def record_pass(
         for node, saved_grad in zip(nodes, saved):
             node.grad = saved_grad
 
-    labels = Counter(n.label for n in nodes)
-    name = {key[n]: node_name(n, ids[n], labels[n.label] == 1) for n in nodes}
+    name = {key[n]: graph.names[n] for n in nodes}
     root = graph.root
     info = {
         key[n]: {
