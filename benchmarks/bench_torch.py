@@ -87,7 +87,7 @@ def measure(name: str, blocks: int, channels: int, batch: int, size: int, repeat
         return nn.functional.cross_entropy(model(x), y)
 
     def scoped_forward():
-        with torch_scopes(model):
+        with torch_scopes(model, units=Bottleneck):  # a block is one layer: one box per block
             return forward()
 
     # Costs and their baselines alternate inside each repeat and every ratio is the median of

@@ -86,9 +86,10 @@ def test_node_gradients_are_torchs_own():
         np.testing.assert_allclose(node.grad, tensor.grad.numpy(), **CLOSE, err_msg=name)
     params = dict(model.named_parameters())
     leaves = [n for n in graph.nodes if n.kind == "parameter"]
-    assert sorted(n.label for n in leaves) == sorted(params)
+    assert sorted(n.name for n in leaves) == sorted(params)
+    assert all(n.label == n.name.rsplit(".", 1)[-1] for n in leaves)  # "weight", as our modules say
     for leaf in leaves:
-        np.testing.assert_allclose(leaf.grad, params[leaf.label].grad.numpy(), **CLOSE)
+        np.testing.assert_allclose(leaf.grad, params[leaf.name].grad.numpy(), **CLOSE)
 
 
 def test_every_edge_carries_the_gradient_that_flowed():
@@ -106,10 +107,10 @@ def test_every_edge_carries_the_gradient_that_flowed():
     params = dict(model.named_parameters())
     for node in graph.nodes:
         if node.kind == "parameter":
-            reference[node] = params[node.label].grad.numpy()
+            reference[node] = params[node.name].grad.numpy()
         elif node.op == "t":  # weight.t(): ∂L/∂Wᵀ = (∂L/∂W)ᵀ
             (weight,) = node.parents
-            reference[node] = params[weight.label].grad.numpy().T
+            reference[node] = params[weight.name].grad.numpy().T
     checked = 0
     for parent, edges in out_edges.items():
         if parent.kind == "constant":
@@ -168,6 +169,43 @@ def test_edges_follow_next_functions_order_and_ops_are_readable():
     assert graph.root.label == "loss" and float(graph.root.data) == pytest.approx(loss.item())
 
 
+def test_layers_equal_those_of_our_mlp_with_the_same_weights():
+    """Graph.layers() of a torch MLP and of our nn MLP given its weights: same layers, same
+    ‖∂L/∂out‖, the same gradient passed down, gains and parameter gradients (float32 vs float64)."""
+    from tinygrad_edu import Tensor, cross_entropy, trace
+    from tinygrad_edu import nn as ours
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+    x, y = torch.randn(6, 4), torch.arange(6) % 3
+    with torch_scopes(model):
+        loss = nn.functional.cross_entropy(model(x), y)
+    theirs = from_torch(loss, model).layers()
+    mlp = ours.Sequential(
+        ours.Linear(4, 8), ours.Sigmoid(), ours.Linear(8, 8), ours.Tanh(), ours.Linear(8, 3)
+    )
+    state = {  # our Linear keeps W as (in, out): x @ W; torch's as (out, in): x @ Wᵀ
+        f"{k}.{name}": (p.detach().numpy().T if name == "weight" else p.detach().numpy()).astype(np.float64)
+        for k, module in enumerate(model)
+        for name, p in module.named_parameters()
+    }
+    mlp.load_state_dict(state)
+    mine_loss = cross_entropy(mlp(Tensor(x.numpy().astype(np.float64))), y.numpy())
+    mine_loss.backward()
+    mine = trace(mine_loss).layers()
+    assert [L.name for L in theirs] == [L.name for L in mine]
+    assert [L.name for L in theirs][1:3] == ["L1 Linear 4→8", "L1 Sigmoid"]
+    for a, b in zip(theirs, mine):
+        for key in ("grad_norm", "input_grad_norm", "gain"):
+            if getattr(b, key) is None:
+                assert getattr(a, key) is None, (a.name, key)
+            else:
+                assert getattr(a, key) == pytest.approx(getattr(b, key), rel=1e-4), (a.name, key)
+        assert a.param_grad_norms.keys() == b.param_grad_norms.keys()
+        for key, value in b.param_grad_norms.items():
+            assert a.param_grad_norms[key] == pytest.approx(value, rel=1e-4), (a.name, key)
+
+
 def test_scopes_name_the_module_call_that_made_each_node():
     model, loss = residual_case()
     graph = from_torch(loss, model)
@@ -188,7 +226,7 @@ def test_scopes_name_the_module_call_that_made_each_node():
         if node.op == "t":  # weight.t() inside F.linear belongs to the layer too
             assert node.scope == node.parents[0].scope
         if node.kind == "parameter":
-            assert node.scope == "residualnet." + node.label.split(".")[0]
+            assert node.scope == "residualnet." + node.name.split(".")[0]
     # module outputs carry the value they had then; inner nodes say nothing
     np.testing.assert_allclose(nodes[model.kept["h"].grad_fn._sequence_nr()].data, model.kept["h"].detach())
 
@@ -220,7 +258,7 @@ def test_in_place_relu_and_views_keep_the_values_they_had():
     assert (addmm.data < 0).any()
     assert {"relu", "view"} <= {n.op for n in graph.nodes}
     for leaf in (n for n in graph.nodes if n.kind == "parameter"):
-        np.testing.assert_allclose(leaf.grad, dict(model.named_parameters())[leaf.label].grad.numpy())
+        np.testing.assert_allclose(leaf.grad, dict(model.named_parameters())[leaf.name].grad.numpy())
 
 
 def test_lstm_several_outputs_are_one_gradient_vector():
@@ -239,7 +277,7 @@ def test_lstm_several_outputs_are_one_gradient_vector():
     params = dict(lstm.named_parameters())
     for leaf in (n for n in graph.nodes if n.kind == "parameter"):
         flowed = sum(e.contribution for e in graph.edges if e.parent is leaf)
-        np.testing.assert_allclose(flowed, params[leaf.label].grad.numpy(), **CLOSE)
+        np.testing.assert_allclose(flowed, params[leaf.name].grad.numpy(), **CLOSE)
 
 
 def test_the_graph_keeps_its_gradients_when_torch_tensors_change_later():
@@ -367,7 +405,7 @@ def picture_case(kind):
         model, x = nn.Sequential(nn.Linear(4, 8), *blocks, nn.Linear(8, 3)), torch.randn(6, 4)
     else:
         model, x = LSTMHead(), torch.randn(3, 4, 3)
-    with torch_scopes(model):
+    with torch_scopes(model, units=Block):  # a block is one layer: one box per block
         out = model(x)
     loss = nn.functional.cross_entropy(out, torch.arange(out.shape[0]) % out.shape[1])
     return model, from_torch(loss, model)
@@ -377,13 +415,13 @@ def picture_case(kind):
 @pytest.mark.parametrize("kind", ["mlp", "cnn", "residual", "lstm"])
 def test_pictures_render(kind, tmp_path):
     model, graph = picture_case(kind)
-    group = "scope" if kind == "residual" else "auto"
+    group = "layers" if kind == "residual" else "auto"
     scene = viz.build_scene(graph, group=group)
-    if kind == "residual":  # one box per block, as the module names say
-        assert scene.grouped == "scope"
+    if kind == "residual":  # one box per block: input, Linear, 12 blocks, Linear, loss
+        assert scene.grouped == "layers"
         titles = [n.title for n in scene.nodes]
-        assert {f"sequential.{k}" for k in range(14)} <= set(titles)
-        assert len(titles) == 15  # and the loss, outside the model
+        blocks = [f"L{k} Block" for k in range(2, 14)]
+        assert titles == ["input", "L1 Linear 4→8", *blocks, "L14 Linear 8→3", "loss"]
     else:
         assert scene.grouped is None
         flowed = [e for e in scene.edges if e.magnitude is not None]
@@ -396,12 +434,13 @@ def test_gradient_flow_chart_reads_the_torch_graph(tmp_path):
     if not ON_CI:
         pytest.importorskip("matplotlib")
     model, graph = picture_case("residual")
-    norms = viz.layer_norms(graph, max_layers=20)  # one entry per block
-    assert list(norms) == [f"sequential.{k}" for k in range(14)]
-    for k in (1, 13):
-        members = [n for n in graph.nodes if n.scope.split(".")[:2] == ["sequential", str(k)]]
-        expected = math.sqrt(sum(norm(n.grad) ** 2 for n in members if n.grad is not None))
-        assert norms[f"sequential.{k}"] == pytest.approx(expected, rel=1e-9)
+    layers = [layer for layer in graph.layers() if layer.is_layer]
+    assert len(layers) == 14  # a Linear, 12 blocks, a Linear
+    for layer in layers:  # ‖∂L/∂out‖ of a block is ‖∂L/∂(the block's output tensor)‖
+        (out,) = layer.outputs
+        assert layer.grad_norm == pytest.approx(norm(out.grad), rel=1e-12)
+    series = viz.layer_norms(graph)
+    assert list(series.values()) == pytest.approx([layer.grad_norm for layer in layers])
     viz.gradient_flow_chart(graph, tmp_path / "flow.svg")
 
 

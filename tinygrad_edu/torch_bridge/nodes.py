@@ -132,10 +132,13 @@ class TorchNode:
             ``grad_outputs``); for a node with several outputs that received a gradient, their
             gradients flattened and concatenated (its norm is ‖(g₀, g₁, …)‖), each kept in
             ``output_grads``. None when no gradient reached the node.
-        parents: the nodes of ``next_functions``, in that order. A ``(None, 0)`` slot — an
-            operand that needs no gradient (the batch ``x``, a constant) or an absent optional
-            one (the bias of a ``Conv2d(bias=False)``); torch does not say which — is a
-            ``"constant"`` leaf labelled ``"no grad"``, with no data and no gradient.
+        parents: the nodes of ``next_functions``, in that order. A ``(None, 0)`` slot is a
+            ``"constant"`` leaf with no data and no gradient: ``"absent"`` where the op's
+            signature has an optional operand there (the bias of a ``Conv2d(bias=False)``),
+            else ``"no grad"`` — a tensor that needs no gradient, such as the batch ``x``
+            (outside every scope, so :meth:`Graph.layers` counts it as an input).
+        label, name: a parameter's own name (``"weight"``, as our modules label theirs) and its
+            full ``named_parameters()`` name (``"fc1.weight"``).
         local_grads: one :class:`RecordedLocal` per parent.
         op: the readable op name (``"addmm"``); "" for a leaf.
         kind: ``"op"``, ``"parameter"``, ``"input"`` (a leaf that requires grad but is not a
@@ -160,6 +163,7 @@ class TorchNode:
         "output_grads",
         "sequence_nr",
         "replay_refused",
+        "name",
         "__weakref__",
     )
 
@@ -169,6 +173,7 @@ class TorchNode:
     def __init__(self, kind: str, torch_name: str = "", label: str = ""):
         self.kind = kind
         self.sequence_nr = -1
+        self.name = label  # a parameter's full ``named_parameters()`` name; its label is the last part
         self.replay_refused = ""  # on the root: why replaying backward would be wrong ("" if exact)
         self.torch_name = torch_name
         self.op = op_name(torch_name) if kind == "op" else ""

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import TorchGraphError
+from ..modes import Scope
 from .convert import require_torch, to_numpy
 
 #: The recordings of the last few ``torch_scopes`` blocks, newest last (read by ``from_torch``).
@@ -39,13 +40,15 @@ class ScopeRecording:
 
     Attributes:
         root: the model's scope name (its class name in lower case unless given).
-        calls: ``(start, end, scope)`` per module call: nodes numbered ``start ≤ n < end``.
+        calls: ``(start, end, scope)`` per module call: nodes numbered ``start ≤ n < end``;
+            ``scope`` is one :class:`~tinygrad_edu.modes.Scope` per call (its text the module's
+            dotted name, its ``kind`` what :meth:`Graph.layers` calls it), as our modules make.
         outputs: ``{sequence number: numpy copy of that node's output}`` for module outputs.
     """
 
     def __init__(self, root: str):
         self.root = root
-        self.calls: list[tuple[int, int, str]] = []
+        self.calls: list[tuple[int, int, Scope]] = []
         self.outputs: dict[int, Any] = {}
         self.first = self.last = -1  # sequence numbers covered by the block
         self._starts: list[int] | None = None
@@ -53,7 +56,7 @@ class ScopeRecording:
     def covers(self, seq: int) -> bool:
         return self.first <= seq < self.last
 
-    def scope_of(self, seq: int) -> str:
+    def scope_of(self, seq: int) -> Scope | str:
         """The innermost module call that created node number ``seq`` ("" if none)."""
         if self._starts is None:
             self.calls.sort()
@@ -86,6 +89,23 @@ def module_names(model: Any, root: str) -> dict:
     return {module: f"{root}.{path}" if path else root for path, module in model.named_modules()}
 
 
+def module_kind(module: Any) -> str:
+    """What :meth:`Graph.layers` calls a call of ``module``, as for our modules: ``"Linear 8→32"``
+    for a linear layer, else the class name (``"Sigmoid"``, ``"Conv2d"``, ``"BatchNorm2d"``)."""
+    name = type(module).__name__
+    if name == "Linear" and hasattr(module, "in_features"):
+        return f"Linear {module.in_features}→{module.out_features}"
+    return name
+
+
+def make_scope(text: str, parent: Scope | None, kind: str, unit: bool = False) -> Scope:
+    """A :class:`Scope` whose text is the module's full dotted name, whoever called it."""
+    scope = Scope(text, None, kind, unit)
+    scope.name = text.rsplit(".", 1)[-1]
+    scope.parent = parent
+    return scope
+
+
 def root_name(model: Any, name: str | None) -> str:
     if name is None:
         return type(model).__name__.lower()
@@ -95,7 +115,7 @@ def root_name(model: Any, name: str | None) -> str:
 
 
 @contextmanager
-def torch_scopes(model: Any, name: str | None = None):
+def torch_scopes(model: Any, name: str | None = None, units: Any = ()):
     """Stamp the autograd nodes created inside each module call with the module's dotted name.
 
     Usage::
@@ -104,9 +124,15 @@ def torch_scopes(model: Any, name: str | None = None):
             loss = loss_fn(model(x), y)
         graph = tinygrad_edu.from_torch(loss, model)   # grouped by module: one box per block
 
+    Each call is one layer of :meth:`Graph.layers` (the innermost call that made a node), so a
+    ``Linear`` and the ``Sigmoid`` after it are two layers, as in our ``nn``.
+
     Args:
         model: a ``torch.nn.Module``.
         name: the root scope (default: the model's class name in lower case, as our modules do).
+        units: module classes whose every call is *one* layer with all it calls inside (a
+            ResNet's block class: the picture then has one box per block instead of one per
+            convolution, which for a deep net would be more boxes than a drawing holds).
 
     Yields:
         the :class:`ScopeRecording` (``from_torch`` also finds it by itself).
@@ -114,12 +140,17 @@ def torch_scopes(model: Any, name: str | None = None):
     torch = require_torch()
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"torch_scopes: expected a torch.nn.Module, got {type(model).__name__}")
+    units = tuple(units) if isinstance(units, (tuple, list)) else (units,)
+    if not all(isinstance(u, type) and issubclass(u, torch.nn.Module) for u in units):
+        raise TypeError(f"torch_scopes: units must be torch.nn.Module classes, got {units!r}")
     recording = ScopeRecording(root_name(model, name))
     names = module_names(model, recording.root)
-    open_calls: list[tuple[Any, int, str]] = []
+    open_calls: list[tuple[Any, int, Scope]] = []
 
     def before(module, args):
-        open_calls.append((module, _probe(), names[module]))
+        parent = open_calls[-1][2] if open_calls else None
+        scope = make_scope(names[module], parent, module_kind(module), isinstance(module, units))
+        open_calls.append((module, _probe(), scope))
 
     def after(module, args, output):
         # the innermost open call of this module; calls above it raised (their post-hook never
@@ -178,9 +209,11 @@ def find_recording(sequence_numbers: list[int], given: Any = None) -> ScopeRecor
 
 
 def ownership_scopes(model: Any, root: str) -> dict:
-    """``{id(parameter): scope of the module that owns it}`` (the fallback without hooks)."""
+    """``{id(parameter): scope of the module that owns it}`` (the fallback without hooks): one
+    :class:`Scope` per module, since which call used a parameter is not known then."""
     owners: dict = {}
-    for module, scope in module_names(model, root).items():
+    for module, text in module_names(model, root).items():
+        scope = make_scope(text, None, module_kind(module))
         for parameter in module.parameters(recurse=False):
             owners.setdefault(id(parameter), scope)
     if not owners:

@@ -29,6 +29,15 @@ from .scopes import find_recording, ownership_scopes, root_name
 
 LEAF = "AccumulateGrad"
 
+#: ``next_functions`` slots that hold an *optional* operand: a ``(None, 0)`` there is an absent
+#: bias or affine weight, not a tensor without gradient (torch's own op signatures).
+OPTIONAL_SLOTS = {
+    "convolution": (2,),
+    "native_batch_norm": (1, 2),
+    "native_layer_norm": (1, 2),
+    "native_group_norm": (1, 2),
+}
+
 
 def from_torch(loss: Any, model: Any = None, *, scopes: Any = None, retain_graph: bool = False) -> Graph:
     """Run ``loss.backward()`` with hooks and return its backward graph as a tinygrad_edu :class:`Graph`.
@@ -179,7 +188,9 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
         if cls == LEAF:
             variable = node.variable
             if names is not None and id(variable) in names:
-                adapter = TorchNode("parameter", cls, names[id(variable)])
+                full = names[id(variable)]
+                adapter = TorchNode("parameter", cls, full.rsplit(".", 1)[-1])  # "weight"
+                adapter.name = full  # "fc1.weight", as named_parameters() says
                 adapter.scope = owners.get(id(variable), "")
             elif isinstance(variable, torch.nn.Parameter) and names is None:
                 adapter = TorchNode("parameter", cls, "parameter")
@@ -216,9 +227,10 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
         into_leaf = [c is not None and type(c).__name__ == LEAF for c, _ in node.next_functions]
         sent = _arrays(grads[0], into_leaf) if grads is not None else [None] * len(node.next_functions)
         parents, locals_ = [], []
-        for (child, _), contribution in zip(node.next_functions, sent):
+        optional = OPTIONAL_SLOTS.get(adapter.op, ())
+        for index, ((child, _), contribution) in enumerate(zip(node.next_functions, sent)):
             if child is None:
-                parent = TorchNode("constant", label="no grad")
+                parent = TorchNode("constant", label="absent" if index in optional else "no grad")
                 contribution = None
             else:
                 parent = adapters[child]
@@ -238,9 +250,9 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
     nodes = topological_order(root)
     if recording is None and owners is not None:
         _place_by_ownership(nodes)
-    for adapter in nodes:  # an operand that needs no gradient sits with the op that uses it
+    for adapter in nodes:  # an absent optional operand sits with the op that lacks it
         for parent in adapter.parents:
-            if parent.kind == "constant":
+            if parent.label == "absent":
                 parent.scope = adapter.scope
     root.data = to_numpy(loss)
     if not root.label:
