@@ -231,6 +231,27 @@ def test_scopes_name_the_module_call_that_made_each_node():
     np.testing.assert_allclose(nodes[model.kept["h"].grad_fn._sequence_nr()].data, model.kept["h"].detach())
 
 
+def test_own_ops_between_child_calls_are_layers_of_their_own():
+    """ResidualNet.forward applies relu between bn and fc2, and add + tanh after fc2: two
+    segments of its own, each a layer between its neighbours, and the skip is a route."""
+    model, loss = residual_case()
+    layers = from_torch(loss, model).layers()
+    assert [L.name for L in layers] == [
+        "input",
+        "L1 Linear 4→6",
+        "L2 BatchNorm1d",
+        "L2 ResidualNet relu",
+        "L3 Linear 6→6",
+        "L3 ResidualNet add+tanh",
+        "L4 Linear 6→3",
+        "loss",
+    ]
+    block = layers[5]
+    assert [r.source.name for r in block.routes] == ["L3 Linear 6→6", "L2 ResidualNet relu"]
+    skip = block.routes[1]  # the skip passes ∂L/∂s on unchanged: ‖flow‖ = ‖∂L/∂s‖
+    assert skip.flow_norm == pytest.approx(model.kept["s"].grad.norm().item(), rel=1e-5)
+
+
 def test_without_torch_scopes_parameters_place_their_ops():
     model, loss = residual_case(scoped=False)
     graph = from_torch(loss, model)

@@ -40,9 +40,14 @@ class ScopeRecording:
 
     Attributes:
         root: the model's scope name (its class name in lower case unless given).
-        calls: ``(start, end, scope)`` per module call: nodes numbered ``start ≤ n < end``;
-            ``scope`` is one :class:`~tinygrad_edu.modes.Scope` per call (its text the module's
-            dotted name, its ``kind`` what :meth:`Graph.layers` calls it), as our modules make.
+        calls: ``(start, end, scope)``: the nodes numbered ``start ≤ n < end`` were made by
+            ``scope``'s module itself (not by a module it called). The intervals do not overlap:
+            a call's own ops are cut into *segments* by the calls it makes, so every number has
+            at most one interval. ``scope`` is a :class:`~tinygrad_edu.modes.Scope` (its text
+            the module's dotted name, its ``kind`` what :meth:`Graph.layers` calls it), one per
+            call, as our modules make — and, in a module that calls others, one per segment:
+            the ``relu`` a ResNet's ``forward`` applies between two child calls is then its own
+            layer between theirs, not one layer with the ``flatten`` at the end.
         outputs: ``{sequence number: numpy copy of that node's output}`` for module outputs.
     """
 
@@ -57,16 +62,13 @@ class ScopeRecording:
         return self.first <= seq < self.last
 
     def scope_of(self, seq: int) -> Scope | str:
-        """The innermost module call that created node number ``seq`` ("" if none)."""
+        """The scope of the module call (segment) that created node number ``seq`` ("" if none)."""
         if self._starts is None:
-            self.calls.sort()
+            self.calls.sort(key=lambda call: call[0])
             self._starts = [start for start, _, _ in self.calls]
         k = bisect.bisect_right(self._starts, seq) - 1
-        while k >= 0:  # calls nest: the first one found walking back that contains seq is innermost
-            start, end, scope = self.calls[k]
-            if seq < end:
-                return scope
-            k -= 1
+        if k >= 0 and seq < self.calls[k][1]:
+            return self.calls[k][2]
         return ""
 
 
@@ -145,23 +147,28 @@ def torch_scopes(model: Any, name: str | None = None, units: Any = ()):
         raise TypeError(f"torch_scopes: units must be torch.nn.Module classes, got {units!r}")
     recording = ScopeRecording(root_name(model, name))
     names = module_names(model, recording.root)
-    open_calls: list[tuple[Any, int, Scope]] = []
+    open_calls: list[_Call] = []
 
     def before(module, args):
-        parent = open_calls[-1][2] if open_calls else None
-        scope = make_scope(names[module], parent, module_kind(module), isinstance(module, units))
-        open_calls.append((module, _probe(), scope))
+        now = _probe()
+        parent = open_calls[-1] if open_calls else None
+        if parent is not None:
+            parent.close_segment(recording, now)
+        unit = isinstance(module, units)
+        scope = make_scope(names[module], parent.scope if parent else None, module_kind(module), unit)
+        open_calls.append(_Call(module, scope, now))
 
     def after(module, args, output):
         # the innermost open call of this module; calls above it raised (their post-hook never
         # ran) and were caught inside the block: they are dropped, not closed here
-        while open_calls and open_calls[-1][0] is not module:
+        while open_calls and open_calls[-1].module is not module:
             open_calls.pop()
         if not open_calls:
             return
-        _, start, scope = open_calls.pop()
-        end = _probe()
-        recording.calls.append((start, end, scope))
+        now = _probe()
+        open_calls.pop().close_segment(recording, now, last=True)
+        if open_calls:
+            open_calls[-1].open_segment(now)
         for tensor in _tensors(output):
             if tensor.grad_fn is not None:
                 recording.outputs[tensor.grad_fn._sequence_nr()] = to_numpy(tensor)
@@ -178,6 +185,33 @@ def torch_scopes(model: Any, name: str | None = None, units: Any = ()):
             handle.remove()
         recording.last = _probe()
         RECENT.append(recording)
+
+
+class _Call:
+    """One module call in progress: its scope and the segment of its own ops now open."""
+
+    __slots__ = ("module", "scope", "segment", "start", "segments", "called")
+
+    def __init__(self, module: Any, scope: Scope, start: int):
+        self.module, self.scope, self.start = module, scope, start
+        self.segment = scope  # the first segment is the call's own scope
+        self.segments = [scope]
+        self.called = False  # has it called another module yet?
+
+    def close_segment(self, recording: ScopeRecording, now: int, last: bool = False) -> None:
+        if now > self.start:
+            recording.calls.append((self.start, now, self.segment))
+        if not last:
+            self.called = True
+        elif self.called and not self.scope.unit:  # name the segments by what they hold
+            for segment in self.segments:
+                segment.glue = True
+
+    def open_segment(self, now: int) -> None:
+        self.start = now
+        if not self.scope.unit:  # a unit stays one layer: all its segments share its scope
+            self.segment = make_scope(str(self.scope), self.scope.parent, self.scope.kind)
+            self.segments.append(self.segment)
 
 
 def _tensors(output: Any):

@@ -254,10 +254,25 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
         for parent in adapter.parents:
             if parent.label == "absent":
                 parent.scope = adapter.scope
+    _name_segments(nodes)
     root.data = to_numpy(loss)
     if not root.label:
         root.label = "loss"
     return root
+
+
+def _name_segments(nodes: list) -> None:
+    """A segment of a module's own ops between the modules it calls is named by its ops, so
+    the layer view tells ``SmallCNN relu`` from ``SmallCNN view`` (see ``ScopeRecording``)."""
+    ops: dict = {}  # by id: Scope compares as its text, and segments share their text
+    for adapter in nodes:
+        scope = adapter.scope
+        if adapter.kind == "op" and getattr(scope, "glue", False):
+            ops.setdefault(id(scope), (scope, []))[1].append(adapter.op)
+    for scope, names in ops.values():
+        base = getattr(scope, "module_kind", None) or scope.kind
+        scope.module_kind = base
+        scope.kind = f"{base} {'+'.join(dict.fromkeys(names))}"
 
 
 def _place_by_ownership(nodes: list) -> None:
