@@ -544,3 +544,24 @@ def test_torch_scopes_survives_a_forward_that_raised():
     scopes = {n.op: n.scope for n in graph.nodes if n.kind == "op"}
     assert scopes["relu"] == "sequential.1" and scopes["sum"] == ""
     assert sorted({n.scope for n in graph.nodes if n.op == "addmm"}) == ["sequential.0", "sequential.2"]
+
+
+def test_our_formulas_are_shown_only_where_they_are_torchs():
+    """A torch op may carry our op's name (and formula) only where that formula holds: torch's
+    pow with a number exponent, mean (whose 1/n needs a shape we do not have), add with alpha and
+    the losses (with their reduction) are "torch.<name>", which has no formula."""
+    w = torch.randn(3, 4, requires_grad=True)
+    y = (w.tanh().mean(0) ** 3).sum() + torch.add(w, w.exp(), alpha=2.0).sum()
+    y = y + nn.functional.mse_loss(w, torch.zeros(3, 4), reduction="sum")
+    graph = from_torch(y)
+    ops = {e.child.op: e for e in graph.edges}
+    assert {"torch.mean", "torch.pow", "torch.add", "torch.mse_loss", "tanh", "add", "exp"} <= set(ops)
+    for name in ("torch.mean", "torch.pow", "torch.add", "torch.mse_loss"):
+        assert ops[name].formula == ""
+    assert ops["tanh"].formula == "1 − tanh²(input)"
+    # the recorded elementwise local still says what torch did: 3·mean² for the power, 2 for alpha
+    power = ops["torch.pow"]
+    mean = w.detach().tanh().mean(0).numpy()
+    np.testing.assert_allclose(power.local.elementwise, 3 * mean**2, rtol=1e-5)
+    alpha = next(e for e in graph.edges if e.child.op == "torch.add" and e.index == 1)
+    np.testing.assert_allclose(alpha.local.elementwise, 2.0)

@@ -48,6 +48,38 @@ def op_name(torch_class_name: str) -> str:
     return re.sub(r"(?<=[A-Za-z0-9])(?=[A-Z][a-z])", "_", base).lower()
 
 
+#: Ops of our rule table whose formula does not hold for torch's op of the same name in general
+#: (torch's ``softplus`` has a β, its losses a ``reduction``).
+NOT_OUR_FORMULA = frozenset(
+    {"softplus", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"}
+)
+
+
+def graph_op(torch_node: Any) -> str:
+    """The ``op`` of a torch node in our graph: :func:`op_name`, unless that is an op of our rule
+    table whose formula would be wrong here — then ``"torch.<name>"``, which has no formula.
+
+    Pictures print the rule table's formula of an op in the graph's own operand names, so a
+    torch node may carry our name only where that formula is torch's too: same operands (torch's
+    ``pow`` with a number exponent has one, ours two), nothing the formula needs that torch does
+    not record (``mean``'s 1/n needs the input's shape, a forward value we do not have), and
+    the same maths (``add``/``sub`` with ``alpha ≠ 1``, a loss's ``reduction``).
+    """
+    from ..rules import RULES
+
+    name = op_name(type(torch_node).__name__)
+    entry = RULES.get(name)
+    if entry is None:
+        return name
+    same = (
+        len(entry.inputs) == len(torch_node.next_functions)
+        and not entry.counts
+        and name not in NOT_OUR_FORMULA
+        and getattr(torch_node, "_saved_alpha", 1) == 1
+    )
+    return name if same else f"torch.{name}"
+
+
 class RecordedLocal:
     """The local of one torch edge: *recorded, not a formula*.
 
@@ -83,7 +115,7 @@ class RecordedLocal:
             self._elementwise = None
             up, contribution = self.upstream, self.contribution
             if (
-                self.op in ELEMENTWISE_OPS
+                self.op.removeprefix("torch.") in ELEMENTWISE_OPS
                 and contribution is not None
                 and isinstance(up, np.ndarray)
                 and up.shape == contribution.shape
@@ -170,13 +202,13 @@ class TorchNode:
     #: What ``grad`` holds before any gradient arrives (read by the backward loop).
     NO_GRAD = None
 
-    def __init__(self, kind: str, torch_name: str = "", label: str = ""):
+    def __init__(self, kind: str, torch_name: str = "", label: str = "", op: str | None = None):
         self.kind = kind
         self.sequence_nr = -1
         self.name = label  # a parameter's full ``named_parameters()`` name; its label is the last part
         self.replay_refused = ""  # on the root: why replaying backward would be wrong ("" if exact)
         self.torch_name = torch_name
-        self.op = op_name(torch_name) if kind == "op" else ""
+        self.op = (op or op_name(torch_name)) if kind == "op" else ""
         self.label = label
         self.arg = None
         self.scope = ""

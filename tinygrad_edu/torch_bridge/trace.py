@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import TorchGraphError
 from ..graph import Graph, topological_order, trace
 from .convert import require_torch, to_numpy
-from .nodes import RecordedLocal, TorchNode
+from .nodes import RecordedLocal, TorchNode, graph_op
 from .scopes import find_recording, ownership_scopes, root_name
 
 LEAF = "AccumulateGrad"
@@ -199,7 +199,7 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
                 adapter = TorchNode("input", cls, "input")
             adapter.data = to_numpy(variable)
         else:
-            adapter = TorchNode("op", cls)
+            adapter = TorchNode("op", cls, op=graph_op(node))
             seq = adapter.sequence_nr = node._sequence_nr()
             if recording is not None:
                 adapter.scope = recording.scope_of(seq)
