@@ -31,6 +31,33 @@ from ..nn import activations as ours
 from .convert import require_torch, to_numpy
 from .scopes import module_names, root_name
 
+#: The judge's fixes name our API; a torch user gets torch's names for the same fix.
+TORCH_WORDS = (
+    ("optim.clip_grad_norm_(", "torch.nn.utils.clip_grad_norm_("),
+    ("init='xavier_normal' (Glorot)", "nn.init.xavier_normal_ (Glorot)"),
+    ("init='he_normal' (√(2/fan_in))", "nn.init.kaiming_normal_(w, nonlinearity='relu') (√(2/fan_in))"),
+    (
+        "init='he_normal' for ReLU or 'xavier_normal' for tanh",
+        "nn.init.kaiming_normal_ for ReLU or nn.init.xavier_normal_ for tanh",
+    ),
+    ("(nn.Residual / MLP(..., residual=True))", "(residual blocks: x + f(x))"),
+    (
+        "(no no_grad() or .data in the forward pass)",
+        "(no torch.no_grad(), .detach() or .data in the forward)",
+    ),
+)
+
+
+def in_torch_words(diagnosis: Diagnosis) -> Diagnosis:
+    """The same diagnosis, its suggestions in torch's names (verdict and evidence untouched)."""
+    suggestions = []
+    for text in diagnosis.suggestions:
+        for our_words, torch_words in TORCH_WORDS:
+            text = text.replace(our_words, torch_words)
+        suggestions.append(text)
+    diagnosis.suggestions = suggestions
+    return diagnosis
+
 
 def _activation_kinds(torch: Any) -> dict:
     """torch activation module class → our activation (its ``kind``, ``derivative_from_output``)."""
@@ -159,6 +186,9 @@ class TorchGradientMonitor(GradientMonitor):
     def _measure(self, step: int, loss: Any) -> StepRecord:
         return measure_torch(self.layers, self.watcher, step, loss)
 
+    def report(self) -> Diagnosis:
+        return in_torch_words(super().report())
+
     def close(self) -> None:
         """Remove the hooks from the model (the history stays)."""
         self.watcher.remove()
@@ -219,7 +249,7 @@ def diagnose_torch(
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
-    return judge([measure_torch(layers, watcher, 0, loss)])
+    return in_torch_words(judge([measure_torch(layers, watcher, 0, loss)]))
 
 
 def trace_and_diagnose(model: Any, compute_loss: Any) -> tuple[Any, Diagnosis]:
@@ -244,4 +274,4 @@ def trace_and_diagnose(model: Any, compute_loss: Any) -> tuple[Any, Diagnosis]:
         watcher.remove()
     if not layers:
         raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
-    return graph, judge([measure_torch(layers, watcher, 0, loss)])
+    return graph, in_torch_words(judge([measure_torch(layers, watcher, 0, loss)]))
