@@ -477,6 +477,7 @@ def test_cli_draws_and_diagnoses_a_script(capsys, tmp_path):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "Diagnosis: VANISHING" in out
+    assert "  L1 Sigmoid " in out and "×0.24" in out  # a sigmoid layer's gain: σ' ≤ 1/4
     # 6 Linear layers (addmm + t each), 5 sigmoids, log_softmax and nll_loss: 19 autograd nodes
     assert out.startswith("Sequential: 19 autograd nodes")
     dot = (tmp_path / "torch_graph.dot").read_text()

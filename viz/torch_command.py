@@ -13,9 +13,9 @@ it) or the loss tensor itself (grouped by parameter ownership, no verdict). Exam
         x, y = torch.randn(32, 8), torch.randint(0, 2, (32,))
         return model, lambda: nn.functional.cross_entropy(model(x), y)
 
-The picture goes to ``--out`` as ``NAME.FORMAT``; the per-module gradient norms and the
-diagnosis are printed. :func:`add_torch_arguments` and :func:`run_torch_command` plug into the
-main command line (``tinygrad_edu.cli``).
+The picture goes to ``--out`` as ``NAME.FORMAT``; the layers (``Graph.layers()``: ‖∂L/∂out‖,
+gain, ‖∂L/∂W‖ per module call) and the diagnosis are printed. :func:`add_torch_arguments` and
+:func:`run_torch_command` plug into the main command line (``tinygrad_edu.cli``).
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ from typing import Any
 
 from tinygrad_edu.errors import TinygradEduError
 from tinygrad_edu.graph import fmt
-from tinygrad_edu.torch_bridge.scopes import module_names, root_name
 
-from .flow import layer_norms
 from .output import render
 
 PROG = "tinygrad-edu torch"
@@ -81,6 +79,28 @@ def load_target(target: str) -> Any:
     return function
 
 
+def layer_table(graph: Any) -> str:
+    """``Graph.layers()`` as a table: per layer ‖∂L/∂out‖, its gain and its parameters' gradients."""
+    rows = [("layer", "‖∂L/∂out‖", "gain", "‖∂L/∂W‖")]
+    for layer in graph.layers():
+        weight = layer.param_grad_norms.get("weight")
+        rows.append(
+            (
+                layer.name,
+                "—" if layer.grad_norm is None else fmt(layer.grad_norm),
+                "—" if layer.gain is None else "×" + fmt(layer.gain),
+                "—" if weight is None else fmt(weight),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["layers, input side first (gain = ‖∂L/∂in‖ ÷ ‖∂L/∂out‖, the layer's chain-rule factor):"]
+    for name, *cells in rows:
+        lines.append(
+            "  " + name.ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(cells, widths[1:]))
+        )
+    return "\n".join(lines)
+
+
 def run_torch_command(args: argparse.Namespace) -> int:
     """Draw and diagnose the target's backward graph; return the exit status (0, 2 bad input, 1 failure)."""
     from tinygrad_edu.torch_bridge import from_torch, require_torch
@@ -122,14 +142,7 @@ def run_torch_command(args: argparse.Namespace) -> int:
     ops = sum(1 for n in graph.nodes if n.kind == "op")
     print(f"{type(model).__name__}: {ops} autograd nodes, {len(graph.nodes)} nodes, {len(graph.edges)} edges")
     print(f"loss = {fmt(float(graph.root.data))}")
-    norms = layer_norms(graph)
-    if norms:
-        order = {name: k for k, name in enumerate(module_names(model, root_name(model, None)).values())}
-        names = sorted(norms, key=lambda name: order.get(name, len(order)))  # the model's own order
-        width = max(len(name) for name in names)
-        print("aggregate ‖grad‖ per module (√Σ‖grad‖² over its nodes, as the grouped picture shows):")
-        for name in names:
-            print(f"  {name.ljust(width)}  {fmt(norms[name])}")
+    print(layer_table(graph))
     if diagnosis is not None:
         print(diagnosis)
     print(f"wrote {path}")
