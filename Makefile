@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= dev,render,charts,data,browser,torch
+EXTRAS ?= dev,render,charts,data,browser,notebook,torch
 
 .PHONY: demo test bench lint gallery clean
 
@@ -33,7 +33,7 @@ lint: $(STAMP)
 gallery: $(STAMP)
 	mkdir -p docs/gallery
 	$(PY) -m tinygrad_edu demo --out docs/gallery --quiet > docs/gallery/demo.txt
-	for name in nielsen glorot he clipping regression classification; do \
+	for name in nielsen glorot he clipping regression classification batchnorm paths; do \
 		$(PY) -m tinygrad_edu experiment $$name --out docs/gallery --quiet > docs/gallery/$$name.txt || exit 1; \
 	done
 

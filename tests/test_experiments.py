@@ -65,7 +65,16 @@ def quick(name: str, folder: Path) -> dict:
 
 
 def test_registry_lists_every_experiment_module():
-    assert experiments.names() == ["nielsen", "glorot", "he", "clipping", "regression", "classification"]
+    assert experiments.names() == [
+        "nielsen",
+        "glorot",
+        "he",
+        "clipping",
+        "regression",
+        "classification",
+        "batchnorm",
+        "paths",
+    ]
     for name in experiments.names():
         module = experiments.load(name)
         assert module.NAME == name
@@ -109,6 +118,25 @@ def test_pictures_are_written(name, pictures, folder):
         path = folder / picture
         assert path.stat().st_size > 1000
         assert path.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+
+
+@pytest.mark.parametrize("name", ["regression", "classification"])
+def test_dashboards_are_written_and_their_timeline_is_what_training_said(name, folder):
+    """The checkpoints called report() *during* training; the dashboard's timeline, afterwards."""
+    from test_dashboard import dashboard_data
+
+    result = quick(name, folder)
+    runs = dashboard_data((folder / f"{name}_dashboard.html").read_text(encoding="utf-8"))["runs"]
+    assert [r["name"] for r in runs] == list(result["results"]["nets"])
+    for run in runs:
+        net = result["results"]["nets"][run["name"]]
+        verdict_at = dict(zip(run["verdictSteps"], run["verdicts"]))
+        assert net["health"], "no checkpoint to compare with"
+        for check in net["health"]:
+            assert verdict_at[check["step"]] == check["verdict"], (run["name"], check)
+        assert run["verdict"] == net["verdict"]
+        assert run["weight_grad"][run["layers"][0]] == net["weight_grad_norm_first"]
+        assert run["weight_grad"][run["layers"][-1]] == net["weight_grad_norm_last"]
 
 
 def test_validate_rejects_what_json_cannot_hold():

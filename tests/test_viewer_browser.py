@@ -46,7 +46,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FIGURE_SPACE = "\u2007"
-STEP = "Number(document.getElementById('tv-counter').dataset.step)"  # the page's step, in JavaScript
+STEP = "Number(document.getElementById('tv-counter').dataset.step)"  # the page's backward step, in JavaScript
+POSITION = "Number(document.getElementById('tv-counter').dataset.position)"  # forward steps + backward steps
+BACKWARD = "backward=0"  # the fragment that opens a page where the backward pass starts
 
 # Skipped off CI only: CI installs chromium, graphviz and the browser extra, so there a missing one
 # must fail the run instead of silently skipping every test below.
@@ -73,6 +75,8 @@ READ_STATE = """() => {
   });
   return {
     step: Number(document.getElementById('tv-counter').dataset.step),
+    forward: Number(document.getElementById('tv-counter').dataset.forward),
+    position: Number(document.getElementById('tv-counter').dataset.position),
     slider: Number(document.getElementById('tv-slider').value),
     current: ids('#tv-svg g.edge.tv-current'),
     currentBox: ids('#tv-svg g.node.tv-current-box'),
@@ -95,22 +99,40 @@ def browser():
         chromium.close()
 
 
+PAGES = {
+    "chain": (sigmoid_chain, {}),
+    "mlp": (small_mlp, {}),
+    "diamond": (diamond, {}),
+    "hostile": (hostile_graph, {}),
+    "grouped": (tensor_mlp, {"max_nodes": 10}),
+}
+
+
+class Pages:
+    """The pages, each written once per session on first use (also for test_viewer_forward_browser)."""
+
+    written: dict = {}
+
+    def __init__(self, tmp_path_factory):
+        self.factory = tmp_path_factory
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self.written:
+            build, options = PAGES[name]
+            folder = self.factory.mktemp("viewer")
+            self.written[name] = viz.viewer(build(), folder / f"{name}.html", **options)
+        return self.written[name]
+
+
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("viewer")
-    return {
-        "chain": viz.viewer(sigmoid_chain(), folder / "chain.html"),
-        "mlp": viz.viewer(small_mlp(), folder / "mlp.html"),
-        "diamond": viz.viewer(diamond(), folder / "diamond.html"),
-        "hostile": viz.viewer(hostile_graph(), folder / "hostile.html"),
-        "grouped": viz.viewer(tensor_mlp(), folder / "grouped.html", max_nodes=10),
-    }
+    return Pages(tmp_path_factory)
 
 
 class Opened:
     """A page loaded from disk, with what it logged and requested."""
 
-    def __init__(self, browser, path: Path):
+    def __init__(self, browser, path: Path, at: str = ""):
         self.context = browser.new_context(viewport={"width": 1400, "height": 900})
         self.problems: list[str] = []
         self.requests: list[str] = []
@@ -119,7 +141,7 @@ class Opened:
         self.page = self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        self.page.goto(path.as_uri())
+        self.page.goto(path.as_uri() + (f"#{at}" if at else ""))
         self.page.wait_for_function("() => window.tinygradViewer !== undefined")
         self.data = page_data(path.read_text(encoding="utf-8"))
 
@@ -154,8 +176,8 @@ class Opened:
 def open_page(browser):
     opened: list[Opened] = []
 
-    def _open(path: Path) -> Opened:
-        page = Opened(browser, path)
+    def _open(path: Path, at: str = "") -> Opened:
+        page = Opened(browser, path, at)
         opened.append(page)
         return page
 
@@ -192,13 +214,15 @@ def number(text: str) -> float:
 
 def check_scalar_state(state, k, graph, steps, states):
     ids = graph.ids
-    assert state["step"] == state["slider"] == k
+    forward = len(graph.nodes)  # the forward pass (one step per node) comes first
+    assert state["step"] == k and state["slider"] == state["position"] == forward + k
+    assert state["forward"] == forward
     grads, reached = states[k]
     texts = {box: text.replace(FIGURE_SPACE, "") for box, text in state["texts"].items()}
     assert texts == {box: style.fmt(g) for box, g in grads.items()}
     assert set(state["unreached"]) == set(grads) - reached
     if k == 0:
-        assert state["current"] == [] and "Before the pass" in state["stepText"]
+        assert state["current"] == [] and "before the backward pass" in state["stepText"]
         return
     step = steps[k - 1]
     assert state["current"] == [f"e{ids[step.node]}_{step.index}"]
@@ -211,7 +235,7 @@ def check_scalar_state(state, k, graph, steps, states):
 
 @pytest.mark.parametrize("name, build", [("chain", sigmoid_chain), ("mlp", small_mlp), ("diamond", diamond)])
 def test_every_step_forward_and_back_matches_backward_steps(name, build, pages, open_page):
-    page = open_page(pages[name])
+    page = open_page(pages[name], BACKWARD)
     graph, steps, states = expected_states(build)
     check_scalar_state(page.state(), 0, graph, steps, states)
     for k in range(1, len(steps) + 1):
@@ -227,10 +251,12 @@ def test_every_step_forward_and_back_matches_backward_steps(name, build, pages, 
 
 
 def test_buttons_keys_and_slider_move_exactly_one_step(pages, open_page):
-    page = open_page(pages["chain"])
+    page = open_page(pages["chain"], BACKWARD)
     n = page.data["steps"].__len__()
+    f = len(page.data["forward"])
     assert page.press("End")["step"] == n
-    assert page.press("Home")["step"] == 0
+    assert page.press("Home")["position"] == 0
+    assert page.press("b")["position"] == f
     page.page.click("#tv-next")
     page.page.click("#tv-next")
     assert page.state()["step"] == 2
@@ -239,14 +265,17 @@ def test_buttons_keys_and_slider_move_exactly_one_step(pages, open_page):
     page.page.click("#tv-last")
     assert page.state()["step"] == n
     page.page.click("#tv-first")
-    assert page.state()["step"] == 0
+    assert page.state()["position"] == 0
+    page.page.click("#tv-backward")
+    assert page.state()["position"] == f and page.state()["step"] == 0
     # the slider: its own arrow keys move it one step (the page does not add a second)
     page.page.focus("#tv-slider")
     assert page.press("ArrowRight")["step"] == 1
     assert page.press("ArrowRight")["step"] == 2
     assert page.press("ArrowLeft")["step"] == 1
     page.page.eval_on_selector(
-        "#tv-slider", "(s) => { s.value = '6'; s.dispatchEvent(new Event('input', {bubbles: true})); }"
+        "#tv-slider",
+        f"(s) => {{ s.value = '{f + 6}'; s.dispatchEvent(new Event('input', {{bubbles: true}})); }}",
     )
     state = page.state()
     graph, steps, states = expected_states(sigmoid_chain)
@@ -257,21 +286,21 @@ def test_play_runs_to_the_end_and_pause_stops(pages, open_page):
     page = open_page(pages["chain"])
     n = len(page.data["steps"])
     page.page.select_option("#tv-speed", "100")
-    page.page.click("#tv-play")
+    page.page.click("#tv-play")  # from the start of the forward pass to the end of the backward pass
     page.page.wait_for_function(f"() => {STEP} === {n}")
     page.page.wait_for_function("() => document.getElementById('tv-play').textContent.includes('play')")
     # play again from the end restarts; pause holds still
     page.page.select_option("#tv-speed", "5")
     page.page.click("#tv-play")
-    page.page.wait_for_function(f"() => {STEP} >= 1")
+    page.page.wait_for_function(f"() => {POSITION} >= 1")
     page.page.click("#tv-play")
-    held = page.state()["step"]
+    held = page.state()["position"]
     page.page.wait_for_timeout(450)
-    assert page.state()["step"] == held < n
+    assert page.state()["position"] == held < n
     # space toggles play from the keyboard (focus on the page, not on a control)
     page.page.evaluate("document.activeElement && document.activeElement.blur()")
     page.page.keyboard.press(" ")
-    page.page.wait_for_function(f"() => {STEP} > {held}")
+    page.page.wait_for_function(f"() => {POSITION} > {held}")
     page.page.keyboard.press(" ")
 
 
@@ -279,7 +308,7 @@ def test_play_runs_to_the_end_and_pause_stops(pages, open_page):
 
 
 def test_chain_leaf_shows_the_product_so_far(pages, open_page):
-    page = open_page(pages["chain"])
+    page = open_page(pages["chain"], BACKWARD)
     root = sigmoid_chain()
     root.backward()
     graph = trace(root)
@@ -357,7 +386,7 @@ def test_hostile_labels_are_shown_as_text_and_never_run(pages, open_page):
 
 
 def test_grouped_tensor_graph_steps_every_edge_onto_its_group(pages, open_page):
-    page = open_page(pages["grouped"])
+    page = open_page(pages["grouped"], BACKWARD)
     data = page.data
     assert data["grouped"]
     graph = trace(tensor_mlp())
@@ -398,7 +427,7 @@ def test_non_finite_numbers_and_an_edgeless_graph_load_cleanly(tmp_path, open_pa
 
     x = Value(0.0, label="x")
     root = (x.log() * 2.0).exp() + x  # log(0) = -inf: the backward pass meets inf and nan
-    page = open_page(viz.viewer(root, tmp_path / "inf.html"))
+    page = open_page(viz.viewer(root, tmp_path / "inf.html"), BACKWARD)
     steps = list(trace(root).backward_steps())
     seen = []
     for k, step in enumerate(steps, start=1):
@@ -407,6 +436,6 @@ def test_non_finite_numbers_and_an_edgeless_graph_load_cleanly(tmp_path, open_pa
         assert (math.isnan(got) and math.isnan(step.contribution)) or got == step.contribution, k
         seen.append((state["exact"]["local"], state["exact"]["contribution"]))
     assert ("-inf", "nan") in seen and ("inf", "nan") in seen  # written as Python writes them
-    lone = open_page(viz.viewer(Value(3.0, label="c"), tmp_path / "lone.html"))
+    lone = open_page(viz.viewer(Value(3.0, label="c"), tmp_path / "lone.html"), BACKWARD)
     state = lone.press("ArrowRight")
     assert state["step"] == 0 and "no edge" in state["stepText"]

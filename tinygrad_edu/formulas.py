@@ -27,13 +27,24 @@ from .rules import RULES
 
 # The rule table writes e^x with a superscript; a name cannot go into a superscript.
 _EXPONENTIALS = (("eˣⁱ", "exp(xᵢ)"), ("eˣʲ", "exp(xⱼ)"), ("e⁻ˣ", "exp(−x)"), ("eˣ", "exp(x)"))
-_SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\[[0-9,]*\])?|[0-9][0-9.]*(?:e[+-][0-9]+)?)$")
+_SIMPLE = re.compile(r"^(?:[^\W\d]\w*(?:\[[0-9,]*\])?|[0-9][0-9.]*(?:e[+-][0-9]+)?)$")
 
 
 def fmt_number(x: Any) -> str:
     """A number in 3 significant digits (``0.00517``, ``1.2e+08``, ``nan``; ``0`` for ±0)."""
     x = float(x)
     return "0" if x == 0.0 else f"{x:.3g}"  # a sign on zero only confuses
+
+
+def exact_number(x: Any) -> str:
+    """A constant of a formula, written so that it reads back as the same float (``2``, ``0.1``,
+    ``0.8371234``): the number next to a formula must be that formula evaluated, not roughly."""
+    x = float(x)
+    if x == 0.0:
+        return "0"
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)
 
 
 def symbol_of(node: Any) -> str:
@@ -84,7 +95,7 @@ def node_names(nodes: list, ids: dict) -> dict:
         elif node.op:
             names[node] = f"{symbol_of(node)} #{key}"
         elif is_lifted(node) and _is_number(node.data):
-            names[node] = fmt_number(_number(node.data))
+            names[node] = exact_number(_number(node.data))
         elif _is_number(node.data):
             names[node] = f"{fmt_number(_number(node.data))} #{key}"  # an unlabelled constant leaf
         else:
@@ -107,7 +118,7 @@ def placeholders(node: Any, names: dict) -> dict:
         return {}
     found = {p: names[parent] for p, parent in zip(entry.inputs, node.parents)}
     if entry.constant is not None and isinstance(node.arg, Real):
-        found[entry.constant] = fmt_number(node.arg)
+        found[entry.constant] = exact_number(node.arg)
     if entry.counts and node.parents:
         in_shape = getattr(node.parents[0].data, "shape", ())
         out_shape = getattr(node.data, "shape", ())
@@ -140,7 +151,8 @@ def substitute(text: str, names: dict) -> str:
         if _SIMPLE.match(value):
             return value
         start, end = match.span()
-        if text[start - 1 : start] == "(" and text[end : end + 1] == ")":
+        whole = start == 0 and end == len(text)
+        if whole or (text[start - 1 : start] == "(" and text[end : end + 1] == ")"):
             return value
         return f"({value})"
 

@@ -140,10 +140,12 @@ def classify_leaf(leaf: Any) -> str:
     return "param" if leaf.scope else "input"  # a Value: the user's unscoped leaves are inputs
 
 
-def param_key(leaf: Any) -> str:
-    """The name a parameter is listed under: its label without an index (``w1[2,0]`` → ``w1``)."""
-    label = leaf.label or "param"
-    return label.split("[", 1)[0] or label
+def param_key(leaf: Any, names: dict) -> str:
+    """The name a parameter is listed under: its label without an index (``w1[2,0]`` → ``w1``),
+    or, unlabelled, the graph's name for it (``leaf #0``)."""
+    if not leaf.label:
+        return names[leaf]
+    return leaf.label.split("[", 1)[0] or leaf.label
 
 
 def build_layers(graph: Any) -> list[Layer]:
@@ -186,7 +188,7 @@ def build_layers(graph: Any) -> list[Layer]:
         layers.append(Layer(len(layers), None, kind, kind, str(scope), group))
 
     layer_of = {node: layer for layer in layers for node in layer.nodes}
-    param_edges = {layer: _connect(layer, layer_of, kinds, consumers, root) for layer in layers}
+    param_edges = {layer: _connect(layer, layer_of, kinds, consumers, root, graph.names) for layer in layers}
     for layer in layers:
         _measure(layer, param_edges[layer])
     _number(layers)
@@ -218,7 +220,7 @@ def _main_output(group: list, consumers: dict, root: Any, ids: dict) -> Any:
     return outs[-1] if outs else group[-1]
 
 
-def _connect(layer: Layer, layer_of: dict, kinds: dict, consumers: dict, root: Any) -> dict:
+def _connect(layer: Layer, layer_of: dict, kinds: dict, consumers: dict, root: Any, names: dict) -> dict:
     """Fill outputs, routes, below and params of ``layer`` from the edges that cross its border.
 
     Returns parameter name → {leaf: the edges from the layer into it}.
@@ -241,7 +243,7 @@ def _connect(layer: Layer, layer_of: dict, kinds: dict, consumers: dict, root: A
                 continue
             edge = _edge(consumers, p, node, index)
             if kind == "param":
-                params.setdefault(param_key(p), {}).setdefault(p, []).append(edge)
+                params.setdefault(param_key(p, names), {}).setdefault(p, []).append(edge)
             elif p in layer_of:
                 routes.setdefault(p, []).append(edge)
     layer.routes = [Route(layer_of[p], p, tuple(edges)) for p, edges in routes.items()]

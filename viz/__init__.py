@@ -7,6 +7,8 @@
     viz.render(y, "graph.svg")      # svg / png / pdf / dot, chosen by the suffix
     viz.render(y, "a.png", highlight="a")          # a's paths to the root with running products
     viz.gradient_flow_chart(model_graph, "flow.svg")  # ‖grad‖ per layer against depth (matplotlib)
+    viz.viewer(y)                   # in a notebook: step through forward and backward inline
+    viz.dashboard(monitor, "run.html")            # a GradientMonitor's history as one page
 
 Node colour is log10 ‖grad‖ relative to the root's gradient (blue: shrunk, red: grown, magenta:
 nan, black: inf); edge colour and width follow the gradient that flowed along the edge. Large
@@ -17,10 +19,13 @@ Modules: :mod:`viz.scene` (what is shown, as data: :func:`build_scene` returns t
 other front ends), :mod:`viz.text` (numbers, shapes and summaries in words), :mod:`viz.dot`
 (DOT), :mod:`viz.style` (colours, number format, escaping), :mod:`viz.grouping` (large graphs),
 :mod:`viz.backends` (system ``dot`` or pygraphviz), :mod:`viz.output` (``render``),
-:mod:`viz.flow` (the gradient-flow chart).
+:mod:`viz.flow` (the gradient-flow chart), :mod:`viz.viewer` (the step-through page),
+:mod:`viz.dashboard` and :mod:`viz.svgchart` (the training dashboard and its SVG charts),
+:mod:`viz.inline` (pages shown inline in notebooks).
 """
 
 from .backends import available as available_renderers
+from .dashboard import dashboard
 from .dot import Drawing, draw
 from .errors import (
     ChartsUnavailable,
@@ -40,6 +45,7 @@ __all__ = [
     "draw",
     "render",
     "viewer",
+    "dashboard",
     "gradient_flow_chart",
     "layer_norms",
     "build_scene",

@@ -16,6 +16,7 @@ import graphviz
 from . import backends, style
 from .errors import VizError
 from .scene import EdgeView, NodeView, Scene, build_scene
+from .views import Cluster
 
 FONT = "Helvetica"
 
@@ -117,8 +118,15 @@ def to_digraph(scene: Scene) -> Drawing:
         node_attr={"shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": "11"},
         edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7"},
     )
+    framed = {member for cluster in scene.clusters for member in _all_members(cluster)}
     for node in scene.nodes:
-        dot.node(node.id, _node_label(node), **_node_attrs(node))
+        if node.id not in framed:
+            dot.node(node.id, _node_label(node), **_node_attrs(node))
+    views = {node.id: node for node in scene.nodes}
+    for cluster in scene.clusters:
+        dot.subgraph(_frame(cluster, views))
+    for tail, head in scene.spacers:  # layout only: keeps each layer's frame above the one below
+        dot.edge(tail, head, style="invis")
     for edge in scene.edges:
         dot.edge(edge.tail, edge.head, _edge_label(edge), **_edge_attrs(edge))
     for _depth, ids in scene.ranks:
@@ -127,6 +135,29 @@ def to_digraph(scene: Scene) -> Drawing:
     if opts.legend:
         dot.node("legend", _legend_label(scene), shape="plaintext", style="", margin="0")
     return dot
+
+
+def _all_members(cluster: Cluster) -> list:
+    return list(cluster.members) + [m for child in cluster.children for m in _all_members(child)]
+
+
+def _frame(cluster: Cluster, views: dict) -> graphviz.Digraph:
+    """A layer's frame (``subgraph cluster_c3``) holding its boxes, and its neurons' frames."""
+    frame = graphviz.Digraph(name=f"cluster_{cluster.id}")
+    frame.attr(
+        label=f"<<B>{style.html_text(cluster.title)}</B>>" if cluster.title else "",
+        style="rounded,dashed" if cluster.title else "rounded,dotted",
+        color="#999999",
+        fontname=FONT,
+        fontsize="10",
+        labeljust="l",
+    )
+    for member in cluster.members:
+        node = views[member]
+        frame.node(node.id, _node_label(node), **_node_attrs(node))
+    for child in cluster.children:
+        frame.subgraph(_frame(child, views))
+    return frame
 
 
 def _num(x: float) -> str:

@@ -134,7 +134,7 @@ def _layer_box(group: Group, ctx: _Context) -> NodeView:
     rows = [("nodes", f"{len(group.members)} ({group.leaves} leaves)")]
     if ctx.has_grad:
         rows.append(("‖∂L/∂x‖" if layer.kind == "input" else "‖∂L/∂out‖", _text(m)))
-        for key, value in sorted(layer.param_grad_norms.items()):
+        for key, value in layer.param_grad_norms.items():  # in the order the layer reads them
             rows.append((param_row(key), _text(value)))
     return _box(group, rows, m, m, layer.outputs or layer.nodes, "norm", ctx)
 

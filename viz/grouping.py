@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinygrad_edu.layers import layer_scope
 from tinygrad_edu.numerics import combined_norm
 
 from .style import magnitude
@@ -83,6 +84,38 @@ def layer_groups(graph: Any, layers: list) -> tuple[list[Group], dict]:
     for group in groups:
         group.norm = group.layer.grad_norm
     return groups, group_of
+
+
+def layer_frames(graph: Any) -> list[tuple[Any, list, list]] | None:
+    """For an ungrouped drawing: ``[(layer, members, [members of each inner scope])]``, or None.
+
+    Every node is in the frame of its layer (as in :func:`layer_groups`); inside a layer that is
+    one unit with inner scopes (a scalar layer's neurons), the nodes of each inner scope get a
+    frame of their own, so a scalar MLP is drawn layer by layer, neurons stacked in each.
+    None when the graph has no layers.
+    """
+    layers = graph.layers()
+    if not any(layer.is_layer for layer in layers):
+        return None
+    groups, _ = layer_groups(graph, layers)
+    frames = []
+    for group in groups:
+        unit = layer_scope(group.members[-1].scope) if group.layer.scope else None
+        inner: dict = {}
+        direct = []
+        for node in group.members:
+            scope = node.scope
+            if (
+                unit is not None
+                and scope
+                and scope is not unit
+                and getattr(scope, "parent", None) is not None
+            ):
+                inner.setdefault(id(scope), []).append(node)
+            else:
+                direct.append(node)
+        frames.append((group.layer, direct, list(inner.values())))
+    return frames
 
 
 def depth_bands(nodes: list, depth: dict, bands: int) -> dict:

@@ -31,8 +31,9 @@ from tinygrad_edu.jacobians import Local
 from . import style
 from .errors import GraphTooLarge
 from .grouped import descendants, grouped_notes, grouped_views
+from .grouping import layer_frames
 from .text import grad_text, is_array, local_text, node_rows, symbol, takes_grad
-from .views import DrawOptions, EdgeView, NodeView, Scene
+from .views import Cluster, DrawOptions, EdgeView, NodeView, Scene
 
 __all__ = ["build_scene", "as_graph", "DrawOptions", "NodeView", "EdgeView", "Scene"]
 
@@ -191,11 +192,15 @@ def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
             )
         )
 
+    clusters, spacers = _clusters(graph)
     by_depth: dict = {}
     for view in nodes:
         by_depth.setdefault(view.depth, []).append(view.id)
-    ranks = tuple((d, tuple(by_depth[d])) for d in sorted(by_depth))
+    # rows of equal depth would pull a layer's nodes apart: a layered graph is framed instead
+    ranks = () if clusters else tuple((d, tuple(by_depth[d])) for d in sorted(by_depth))
     return Scene(
+        clusters=clusters,
+        spacers=spacers,
         nodes=tuple(nodes),
         edges=tuple(edges),
         ranks=ranks,
@@ -208,6 +213,38 @@ def _node_scene(graph, opts, kind, has_grad, reference, target) -> Scene:
         total_nodes=len(graph.nodes),
         notes=_notes(kind, has_grad, target is not None, None),
     )
+
+
+def _clusters(graph) -> tuple[tuple, tuple]:
+    """One frame per layer (and per neuron inside a scalar layer) for an ungrouped drawing, and
+    invisible spacer edges from each layer's output to the leaves of the layer above it (without
+    them a layer's weights sit level with the outputs below, and the frames drift sideways)."""
+    frames = layer_frames(graph)
+    if frames is None:
+        return (), ()
+    ids = graph.ids
+
+    def box_ids(members: list) -> tuple:
+        return tuple(f"n{ids[n]}" for n in members)
+
+    spacers = []
+    for layer, direct, inner in frames:
+        below = layer.below
+        if below is None or below.output is None:
+            continue
+        for node in direct + [n for members in inner for n in members]:
+            if not node.parents:
+                spacers.append((f"n{ids[below.output]}", f"n{ids[node]}"))
+    clusters = tuple(
+        Cluster(
+            id=f"c{layer.index}",
+            title=layer.name,
+            members=box_ids(direct),
+            children=tuple(Cluster(f"c{layer.index}_{k}", "", box_ids(m)) for k, m in enumerate(inner)),
+        )
+        for layer, direct, inner in frames
+    )
+    return clusters, tuple(spacers)
 
 
 def _running_products(graph, target, limit, kind) -> tuple[dict, dict]:

@@ -147,17 +147,35 @@ class EdgeView:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """A frame drawn around the boxes of one layer in an ungrouped drawing (``cluster_L3``).
+
+    Attributes:
+        id: ``c{k}`` (k: the layer's index). title: the layer's name (``"L1 Layer 2→3 tanh"``).
+        members: ids of the boxes directly inside. children: inner frames (one per neuron).
+    """
+
+    id: str
+    title: str
+    members: tuple
+    children: tuple = ()
+
+
+@dataclass(frozen=True)
 class Scene:
-    """Everything to draw: nodes, edges, rank rows, and what the legend must explain."""
+    """Everything to draw: nodes, edges, rank rows, layer frames, and what the legend must explain."""
 
     nodes: tuple
     edges: tuple
-    ranks: tuple  # ((depth, (ids...)), ...) for an ungrouped drawing, () when grouped
+    ranks: tuple  # ((depth, (ids...)), ...) for an ungrouped drawing without layers, else ()
     kind: str  # "scalar" or "tensor"
-    grouped: str | None  # None, "scope" or "depth"
+    grouped: str | None  # None, "layers" or "depth"
     has_grad: bool
     reference: float
     highlight: str | None  # id of the highlighted node
     options: DrawOptions
     total_nodes: int = 0
     notes: tuple = field(default=())
+    clusters: tuple = ()  # ungrouped drawing of a layered graph: one Cluster per layer
+    #: invisible (tail, head) edges that keep each layer's frame above the layer below it
+    spacers: tuple = ()

@@ -57,7 +57,8 @@ The package, in the order the numbers travel:
   :class:`LayerStats` per step;
 * :mod:`.judge` — the rules above: thresholds → findings (:class:`Finding`) → verdict → suggestions;
 * :mod:`.report` — the data types and the text of a :class:`Diagnosis`;
-* :mod:`.monitor` — the entry points :class:`GradientMonitor` and :func:`diagnose`.
+* :mod:`.monitor` — the entry points :class:`GradientMonitor` and :func:`diagnose`;
+* :mod:`.paths` — :func:`path_lengths`: a residual net's gradient split exactly by path length.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ __all__ = [
     "SATURATED_UNITS_HIGH",
     "DEAD_UNITS_HIGH",
     "RECENT_STEPS",
+    "path_lengths",
+    "PathLengths",
 ]
 
 VERDICTS = ("vanishing", "exploding", "healthy")
@@ -113,4 +116,5 @@ RECENT_STEPS = 10
 # imported after the constants because ``judge`` takes RECENT_STEPS as a default argument.
 from .judge import MEDIAN_KEYS as MEDIAN_KEYS  # noqa: E402  (public, though not in __all__)
 from .monitor import GradientMonitor, diagnose  # noqa: E402
+from .paths import PathLengths, path_lengths  # noqa: E402
 from .report import Diagnosis, Finding, LayerStats, StepRecord  # noqa: E402

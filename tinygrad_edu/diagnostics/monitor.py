@@ -127,11 +127,22 @@ class GradientMonitor:
             return series
         return {name: values[step] for name, values in series.items()}
 
-    def report(self) -> Diagnosis:
-        """The verdict over the recorded steps (ratios from the last :data:`RECENT_STEPS`)."""
+    def report(self, upto: int | None = None) -> Diagnosis:
+        """The verdict over the recorded steps (ratios from the last :data:`RECENT_STEPS`).
+
+        ``upto``: judge only the first ``upto`` steps, as ``report()`` would have said right after
+        step ``upto − 1`` (a dashboard's verdict timeline is ``report(upto=k + 1)`` for every k).
+        """
         if not self.history:
             raise ValueError("GradientMonitor.report: nothing recorded yet; call record() after backward()")
-        return _judge(self.history)
+        if upto is None:
+            return _judge(self.history)
+        if not isinstance(upto, int) or isinstance(upto, bool) or not 1 <= upto <= len(self.history):
+            raise ValueError(
+                f"GradientMonitor.report: upto must be an int from 1 to {len(self.history)} "
+                f"(the steps recorded), got {upto!r}"
+            )
+        return _judge(self.history[:upto])
 
     def __len__(self) -> int:
         return len(self.history)

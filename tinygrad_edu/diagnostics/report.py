@@ -115,10 +115,11 @@ class Diagnosis:
     def __str__(self) -> str:
         lines = [f"Diagnosis: {self.verdict.upper()}"]
         rows = [("layer", "‖∂L/∂W‖", "‖∂L/∂out‖", "‖∂L/∂act‖", "‖ΔW‖/‖W‖", "saturated", "dead", "nan/inf")]
-        for name, stats in self.layers.items():
+        # L1, L2 …: the numbering of Graph.layers() and of the demo (the k-th layer with weights)
+        for number, (name, stats) in enumerate(self.layers.items(), start=1):
             rows.append(
                 (
-                    name,
+                    f"L{number} {name}",
                     _fmt(stats["weight_grad_norm"]),
                     _fmt(stats["output_grad_norm"]),
                     _fmt(stats["activation_grad_norm"]),

@@ -15,7 +15,7 @@ Example::
 
     >>> from tinygrad_edu import experiments
     >>> experiments.names()
-    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification']
+    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification', 'batchnorm', 'paths']
     >>> result = experiments.load("clipping").run(quick=True)   # doctest: +SKIP
 """
 
@@ -34,6 +34,8 @@ REGISTRY: dict[str, str] = {
     "clipping": "Pascanu et al. 2013: ‖∂x_T/∂x_0‖ = ρ^T, and norm clipping stops a divergence",
     "regression": "fit a noisy curve, with gradient health during training",
     "classification": "two spirals, with gradient health during training",
+    "batchnorm": "Yang et al. 2019: BatchNorm explodes gradients at init, ≈ ×1.21 per ReLU layer",
+    "paths": "Veit et al. 2016: a deep residual net's gradient comes from short paths (counted exactly)",
 }
 
 

@@ -35,7 +35,7 @@ from .. import Tensor, cross_entropy, nn
 from ..modes import no_grad
 from .common import Progress, make_result, rng, run_experiment
 from .data import spirals
-from .health import flow_chart, train_each
+from .health import dashboard_page, flow_chart, train_each
 from .regression import health_table
 
 NAME = "classification"
@@ -86,7 +86,8 @@ def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, di
 
 
 def pictures(result: dict, runs: dict, data: tuple, folder: Path) -> list[Path]:
-    """``classification_boundary.svg`` (decision regions) and ``classification_flow.svg``.
+    """``classification_boundary.svg`` (decision regions), ``classification_flow.svg`` and
+    ``classification_dashboard.html`` (both trainings' gradient histories).
 
     ``runs``: the trained nets and their monitors (:class:`~.health.WatchedRun`); ``result``
     is not needed here (every experiment's ``pictures`` takes it first).
@@ -106,6 +107,11 @@ def pictures(result: dict, runs: dict, data: tuple, folder: Path) -> list[Path]:
     return [
         boundary_chart(X, labels, panels, folder / "classification_boundary.svg", title="two spirals"),
         flow_chart({key: run_.monitor for key, run_ in runs.items()}, folder / "classification_flow.svg"),
+        dashboard_page(
+            {key: run_.monitor for key, run_ in runs.items()},
+            folder / "classification_dashboard.html",
+            "classification (two spirals): the two trainings",
+        ),
     ]
 
 

@@ -92,6 +92,13 @@ def flow_chart(monitors: Mapping[str, GradientMonitor], path: Path) -> Path:
     )
 
 
+def dashboard_page(monitors: Mapping[str, GradientMonitor], path: Path, title: str) -> Path:
+    """The training dashboard of several monitored trainings: one page, one section per net."""
+    import viz
+
+    return viz.dashboard(dict(monitors), path, title=title)
+
+
 @dataclass
 class WatchedRun:
     """One net after :func:`train_each`: the net, its monitor, the checkpoints and the final loss."""

@@ -38,7 +38,7 @@ from .. import Tensor, mse_loss
 from ..modes import no_grad
 from .common import Progress, describe_sizes, format_table, make_result, number, rng, run_experiment
 from .data import curve, noisy_curve
-from .health import flow_chart, train_each
+from .health import dashboard_page, flow_chart, train_each
 
 NAME = "regression"
 TITLE = "fit a noisy curve, with gradient health during training"
@@ -83,7 +83,8 @@ def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, di
 
 
 def pictures(result: dict, fits: dict, monitors: dict, folder: Path) -> list[Path]:
-    """``regression_fit.svg`` (data and both fits) and ``regression_flow.svg`` (‖∂L/∂W‖ per layer)."""
+    """``regression_fit.svg`` (data and both fits), ``regression_flow.svg`` (‖∂L/∂W‖ per layer) and
+    ``regression_dashboard.html`` (both trainings' gradient histories, :func:`viz.dashboard`)."""
     from .pictures import fit_chart
 
     x, y = fits["data"]
@@ -91,6 +92,7 @@ def pictures(result: dict, fits: dict, monitors: dict, folder: Path) -> list[Pat
     return [
         fit_chart(x, y, curves, folder / "regression_fit.svg", title="noisy curve: the two fits"),
         flow_chart(monitors, folder / "regression_flow.svg"),
+        dashboard_page(monitors, folder / "regression_dashboard.html", "regression: the two trainings"),
     ]
 
 

@@ -7,6 +7,8 @@
 
 * :mod:`~tinygrad_edu.nn.module` — ``Module``, ``Parameter``, ``Sequential``, ``ModuleList``;
 * :mod:`~tinygrad_edu.nn.layers` — ``Linear``, ``MLP``, ``Dropout``, ``Residual``;
+* :mod:`~tinygrad_edu.nn.normalization` — ``BatchNorm1d``, ``LayerNorm``;
+* :mod:`~tinygrad_edu.nn.residual` — ``ResidualBlock``, ``ResidualMLP`` (pre/post norm, plain twin);
 * :mod:`~tinygrad_edu.nn.activations` — ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU``, ``GELU``;
 * :mod:`~tinygrad_edu.nn.init` — initialisation schemes, selectable by name;
 * :mod:`~tinygrad_edu.nn.functional` — the losses and activations as functions;
@@ -18,6 +20,8 @@ from .activations import ACTIVATIONS, GELU, Activation, Identity, Lambda, LeakyR
 from .functional import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .layers import MLP, Dropout, Linear, Residual
 from .module import Module, ModuleList, Parameter, Sequential
+from .normalization import BatchNorm1d, LayerNorm
+from .residual import ResidualBlock, ResidualMLP
 
 __all__ = [
     "Module",
@@ -28,6 +32,10 @@ __all__ = [
     "MLP",
     "Dropout",
     "Residual",
+    "BatchNorm1d",
+    "LayerNorm",
+    "ResidualBlock",
+    "ResidualMLP",
     "Activation",
     "Sigmoid",
     "Tanh",

@@ -1,8 +1,9 @@
 """``Module``: a named tree of parameters and sub-modules; ``Parameter``; ``Sequential``, ``ModuleList``.
 
-A module knows its parameters (attributes that are :class:`Parameter`) and its children
-(attributes that are :class:`Module`) by the attribute name they were assigned to, as in
-PyTorch. Those names flow into the graph: calling a module runs ``forward`` inside
+A module knows its parameters (attributes that are :class:`Parameter`), its buffers (state
+that is saved but not trained, such as BatchNorm's running mean: :meth:`Module.register_buffer`)
+and its children (attributes that are :class:`Module`) by the attribute name they were assigned
+to, as in PyTorch. Those names flow into the graph: calling a module runs ``forward`` inside
 ``name_scope(<its name>)``, so every node created inside carries a dotted scope such as
 ``"mlp.layers.3"`` and the renderer can draw one box per layer. The root's name is its class
 name in lower case (``MLP`` → ``"mlp"``) unless given; a child's name is its attribute name
@@ -66,6 +67,8 @@ class Module:
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"{type(self).__name__}: name must be a non-empty str, got {name!r}")
         object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_name", name or type(self).__name__.lower())
         object.__setattr__(self, "training", True)
@@ -79,9 +82,16 @@ class Module:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
         params = self.__dict__.get("_parameters")
         modules = self.__dict__.get("_modules")
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers and not isinstance(value, (Parameter, Module)):
+            buffers[name] = self._buffer_value(name, value)  # a buffer stays a buffer (PyTorch)
+            object.__setattr__(self, name, buffers[name])
+            return
         if params is not None:
             params.pop(name, None)
             modules.pop(name, None)
+            buffers.pop(name, None)  # a Parameter or Module assigned over a buffer replaces it
+            self._non_persistent.discard(name)
         if isinstance(value, Parameter):
             self._register_parameter(name, value)
         elif isinstance(value, Module):
@@ -91,8 +101,48 @@ class Module:
 
     def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent.discard(name)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Register state that is saved but not trained, e.g. BatchNorm's ``running_mean``.
+
+        As in PyTorch: a buffer is a :class:`~tinygrad_edu.Tensor` without gradient (an array is
+        wrapped, its dtype kept, so ``num_batches_tracked`` stays an int64), reachable as an
+        attribute, listed by :meth:`named_buffers`, and written by :meth:`state_dict` (unless
+        ``persistent=False``) after the module's parameters. ``None`` registers the name without
+        a value (PyTorch's ``track_running_stats=False``): it is then left out of the state.
+        Assigning to the attribute later replaces the buffer's value.
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"register_buffer: name must be a non-empty str without dots, got {name!r}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: {name!r} is already a parameter or a module of {self._name!r}")
+        if not isinstance(persistent, bool):
+            raise TypeError(f"register_buffer: persistent must be a bool, got {persistent!r}")
+        value = self._buffer_value(name, tensor)
+        self._buffers[name] = value
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, value)
+
+    def _buffer_value(self, name: str, tensor: Any) -> Tensor | None:
+        if tensor is None:
+            return None
+        if isinstance(tensor, Parameter):
+            raise TypeError(f"register_buffer: {name!r} is a Parameter; buffers are not trained")
+        data = tensor.data if isinstance(tensor, Tensor) else tensor
+        array = np.asarray(data)
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise TypeError(f"register_buffer: {name!r} must hold numbers, got dtype {array.dtype}")
+        buffer = Tensor(np.array(array, copy=True))
+        buffer.data = np.array(array, copy=True)  # keep the dtype (Tensor() makes ints float64)
+        buffer.label = name
+        return buffer
 
     def register_parameter(self, name: str, value: Any) -> None:
         """Register ``value`` (a Parameter, a Tensor or a scalar Value) under ``name``.
@@ -195,6 +245,18 @@ class Module:
                     found.append((f"{module_name}.{name}" if module_name else name, param))
         return found
 
+    def named_buffers(self, prefix: str = "") -> list[tuple[str, Tensor]]:
+        """``[("bn.running_mean", buffer), ...]``: every buffer that holds a value."""
+        return [
+            (f"{module_name}.{name}" if module_name else name, buffer)
+            for module_name, module in self.named_modules(prefix)
+            for name, buffer in module._buffers.items()
+            if buffer is not None
+        ]
+
+    def buffers(self) -> list[Tensor]:
+        return [buffer for _, buffer in self.named_buffers()]
+
     def parameters(self) -> list[Any]:
         """Every parameter (a list, so it can be iterated more than once)."""
         return [param for _, param in self.named_parameters()]
@@ -223,11 +285,28 @@ class Module:
     # --- saving and loading -------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{parameter name: copy of its numbers}`` (0-d arrays for scalar Values)."""
-        return {name: np.array(param.data, copy=True) for name, param in self.named_parameters()}
+        """``{name: copy of its numbers}``: parameters (0-d arrays for scalar Values), then the
+        persistent buffers of each module, in PyTorch's order and with its names
+        (``layers.1.running_mean``), so a PyTorch state dict converted to numpy loads."""
+        return {name: np.array(value.data, copy=True) for name, value in self._state_entries().items()}
+
+    def _state_entries(self) -> dict[str, Any]:
+        """Name → parameter or buffer, module by module (each module: parameters, then buffers)."""
+        entries: dict[str, Any] = {}
+        seen: set[int] = set()
+        for module_name, module in self.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            for name, param in module._parameters.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    entries[prefix + name] = param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent:
+                    entries[prefix + name] = buffer
+        return entries
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy numbers from ``state`` into the parameters.
+        """Copy numbers from ``state`` into the parameters and persistent buffers.
 
         Everything is checked before anything is copied: with ``strict=True`` missing or
         unexpected keys raise ``KeyError``; a shape mismatch raises
@@ -236,7 +315,7 @@ class Module:
         """
         if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
             raise TypeError(f"load_state_dict: expected a dict of arrays, got {type(state).__name__}")
-        params = dict(self.named_parameters())
+        params = self._state_entries()
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
         if strict and (missing or unexpected):

@@ -31,6 +31,7 @@ from typing import Any
 from .. import backends
 from ..dot import to_digraph
 from ..errors import GraphTooLarge, RenderError, UnsupportedFormat
+from ..inline import InlinePage
 from ..output import as_path, check_writable, write_atomically
 from ..scene import as_graph, build_scene
 from .record import record_pass
@@ -47,7 +48,7 @@ DEFAULT_MAX_STEPS = 50_000
 
 def viewer(
     source: Any,
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     *,
     title: str | None = None,
     max_nodes: int = 200,
@@ -57,8 +58,20 @@ def viewer(
     max_steps: int = DEFAULT_MAX_STEPS,
     max_paths: int = 64,
     **draw_options: Any,
-) -> Path:
-    """Write a self-contained HTML page that steps through the backward pass of ``source``.
+) -> Path | InlinePage:
+    """A self-contained HTML page that steps through the forward and the backward pass of ``source``.
+
+    With ``path`` the page is written to that ``.html`` file; without it, an
+    :class:`~viz.inline.InlinePage` holding the same page is returned, which a Jupyter,
+    JupyterLab or VS Code notebook displays in a sandboxed iframe (``_repr_html_``; no network,
+    its script and style cannot touch the notebook) and whose ``save(path)`` writes the file.
+
+    The forward pass comes first: node by node in topological order, each value appears with
+    its op's formula in the operands' names and with their numbers (``h1 = σ(x) = σ(0.5) =
+    0.622``); nodes not computed yet are greyed out with their value hidden. Hovering or
+    focusing (Tab) an edge shows its local derivative with the numbers plugged in
+    (``σ(h4)(1−σ(h4)) = 0.659 × 0.341 = 0.225``). The current step and the chosen leaf are kept in
+    the URL fragment (``page.html#backward=5&leaf=n2``, ``#forward=3``), so a link opens there.
 
     The page shows the graph (drawn as by :func:`viz.draw`: every edge labelled with its local
     derivative) and steps through :meth:`Graph.backward_steps` one edge at a time — buttons,
@@ -83,8 +96,8 @@ def viewer(
 
     Args:
         source: a ``Value``/``Tensor`` root or a traced ``Graph``.
-        path: the ``.html`` file to write.
-        title: the page title (default: "Backward pass of <root>").
+        path: the ``.html`` file to write; None (default): return the page for a notebook.
+        title: the page title (default: "Forward and backward pass of <root>").
         max_nodes: above this many nodes the picture is grouped (default 200).
         grad: the seed gradient, for a tensor root of more than one element.
         renderer: ``"auto"``, ``"dot"`` or ``"pygraphviz"`` (see :mod:`viz.backends`).
@@ -96,7 +109,7 @@ def viewer(
             ``max_groups``, ``decades``, ``show_formula``, ``size``, ``dpi``, ``path_limit``).
 
     Returns:
-        the path written.
+        the path written, or (no ``path``) an :class:`~viz.inline.InlinePage`.
 
     Raises:
         TypeError, ValueError: bad arguments (before anything runs or is written).
@@ -104,7 +117,7 @@ def viewer(
         RendererNotFound: neither ``dot`` nor pygraphviz is installed.
         GraphTooLarge: more than ``max_steps`` edges.
     """
-    target = _output_path(path)
+    target = _output_path(path) if path is not None else None
     if title is not None and not isinstance(title, str):
         raise TypeError(f"viewer: title must be a str, got {type(title).__name__}")
     for name in OWN_OPTIONS:
@@ -130,9 +143,11 @@ def viewer(
     data = record_pass(graph, scene, grad=grad, max_paths=max_paths)
     svg = render_svg(_with_grad_rows(scene, data), renderer=renderer, timeout=timeout)
     root_name = data["rootName"]
-    data["title"] = title if title is not None else f"Backward pass of {root_name}"
+    data["title"] = title if title is not None else f"Forward and backward pass of {root_name}"
     data["subtitle"] = _subtitle(graph, scene, data)
     page = build_page(data, svg)
+    if target is None:
+        return InlinePage(page, data["title"])
     write_atomically(target, page.encode("utf-8"), "viewer")  # never a half-written page
     return target
 
@@ -201,6 +216,16 @@ def _asset(name: str) -> str:
     return resources.files("viz.viewer").joinpath(name).read_text(encoding="utf-8")
 
 
+#: The page's script, in order: the data and the picture, the panels, the state and controls.
+SCRIPTS = ("picture.js", "panels.js", "viewer.js")
+
+
+def page_script() -> str:
+    """The page's one script: :data:`SCRIPTS` joined inside one strict function scope (they share names)."""
+    body = "\n".join(_asset(name) for name in SCRIPTS)
+    return '(function () {\n"use strict";\n' + body + "})();\n"
+
+
 def embed_json(data: Any) -> str:
     """JSON for a ``<script type="application/json">`` block: no ``<`` can end the block early.
 
@@ -228,7 +253,7 @@ def content_security_policy(script: str) -> str:
 
 def build_page(data: dict, svg: str) -> str:
     """The whole HTML document (deterministic: the same inputs give the same bytes)."""
-    script = _asset("viewer.js")
+    script = page_script()
     style = _asset("viewer.css")
     if re.search(r"</(script|style)", script + style, flags=re.I):
         raise ValueError("viewer assets must not contain '</script' or '</style'")

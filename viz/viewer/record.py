@@ -39,7 +39,8 @@ from tinygrad_edu.graph import Edge, Graph
 
 from .. import style
 from ..grouping import combine_norms
-from ..text import grad_text, local_text, symbol
+from ..text import grad_text, local_text, node_rows, symbol
+from .formulas import forward_formula, local_with_numbers, plugged
 
 #: Arrays with at most this many elements are embedded value by value (else: shape and norm).
 SMALL = 16
@@ -228,6 +229,19 @@ def record_pass(
         for leaf in graph.leaves
         if getattr(leaf, "requires_grad", True) and leaf is not root
     ]
+    forward = [_forward_record(n, key, graph.names, boxes.box_of[key[n]]) for n in nodes]
+    edges = {}
+    for e in graph.edges:
+        edge_id = f"e{ids[e.child]}_{e.index}"
+        formula = e.formula
+        edges[edge_id] = {
+            "child": key[e.child],
+            "parent": key[e.parent],
+            "formula": formula,
+            "text": local_with_numbers(formula, plugged(e.child, e.index), e.local),
+            "local": encode_local(e.local),
+            "step": step_of.get((ids[e.child], e.index)),
+        }
     deepest = max(leaves, key=lambda leaf: graph.depth[nodes[int(leaf["id"][1:])]], default=None)
     return {
         "kind": scene.kind,
@@ -238,11 +252,29 @@ def record_pass(
         "reference": exact(reference),
         "nodes": info,
         "boxes": {box: {"initial": view} for box, view in initial.items()},
+        "forward": forward,
+        "edges": edges,
         "steps": steps,
         "leaves": leaves,
         "defaultLeaf": deepest["id"] if deepest else "",
         "legend": [list(stop) for stop in style.legend_stops(scene.options.decades)],
     }
+
+
+def _forward_record(node: Any, key: dict, names: dict, box: str) -> dict:
+    """One forward step: the node's value appears, with its op's formula in the operands' names.
+
+    ``named`` is e.g. ``σ(h3)``, ``numbers`` the same with the operands' values (scalars only),
+    ``definition`` the rule's whole formula in the graph's names (``σ(h3) = 1/(1+exp(−h3))``, or
+    ""), ``value`` the node's data (exact, as in the backward steps) and ``valueText`` the text of
+    its value row in the picture (the page hides it while the node is not computed yet).
+    """
+    value_text = next((text for row, text in node_rows(node, False) if row == "data"), "")
+    entry = {"node": key[node], "box": box, "value": encode(node.data), "valueText": value_text}
+    if node.parents:
+        named, numbers, definition = forward_formula(node, names)
+        entry.update(named=named, numbers=numbers, definition=definition)
+    return entry
 
 
 def _leaf_record(graph, leaf, key, name, step_of, scene, max_paths) -> dict:
