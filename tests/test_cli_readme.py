@@ -16,7 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 BLOCKS = [(m.group(1), m.group(2)) for m in FENCE.finditer(README)]
-EXPERIMENTS = ["nielsen", "glorot", "he", "clipping", "regression", "classification", "batchnorm", "paths"]
+EXPERIMENTS = [
+    "nielsen",
+    "glorot",
+    "he",
+    "clipping",
+    "regression",
+    "classification",
+    "batchnorm",
+    "paths",
+    "rnn",
+    "adding",
+]
 
 
 def test_first_code_block_is_the_two_commands():

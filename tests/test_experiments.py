@@ -57,7 +57,7 @@ def quick(name: str, folder: Path) -> dict:
     (so the examples are tested too); pictures go into ``folder``."""
     if name not in _CACHE:
         namespace, printed = run_example(name, folder)
-        _CACHE[name] = (namespace["result"], printed)
+        _CACHE[name] = (namespace["result"], printed, folder)
     return _CACHE[name][0]
 
 
@@ -74,6 +74,8 @@ def test_registry_lists_every_experiment_module():
         "classification",
         "batchnorm",
         "paths",
+        "rnn",
+        "adding",
     ]
     for name in experiments.names():
         module = experiments.load(name)
@@ -110,12 +112,25 @@ def test_result_follows_the_documented_schema(name, folder):
         ("clipping", ["clipping_law.svg", "clipping_training.svg"]),
         ("regression", ["regression_fit.svg", "regression_flow.svg"]),
         ("classification", ["classification_boundary.svg", "classification_flow.svg"]),
+        (
+            "rnn",
+            ["rnn_jacobian.svg", "rnn_gradient_over_time.svg", "rnn_lstm_unrolled.svg", "rnn_lstm_steps.svg"],
+        ),
+        (
+            "adding",
+            [
+                "adding_training.svg",
+                "adding_gradient_init.svg",
+                "adding_gradient_trained.svg",
+                "adding_orthogonal.svg",
+            ],
+        ),
     ],
 )
 def test_pictures_are_written(name, pictures, folder):
     quick(name, folder)
     for picture in pictures:
-        path = folder / picture
+        path = _CACHE[name][2] / picture  # the folder of the run (another test file may have made it)
         assert path.stat().st_size > 1000
         assert path.read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
@@ -296,6 +311,27 @@ def test_demo_quick_measures_and_draws(tmp_path):
     text = demo.text(report)
     assert "relu / sigmoid" in text and "dh6/dx" in text
     assert messages
+
+
+def test_demo_gains_are_the_ratios_of_the_activation_gradients():
+    """The table's gains (and the grouped picture's arrows) against the modules' own .grad."""
+    from tinygrad_edu import Tensor, cross_entropy
+
+    X, labels = data.moons(64, 0.1, np.random.default_rng(0))
+    for activation in demo.NETS:
+        net = demo.build_net(activation, 4, 8, 0)
+        loss = cross_entropy(net(Tensor(X, label="x")), labels)
+        loss.backward()
+        gains = demo.layer_gains(loss)
+        outputs = [m.last_output for m in net.layers]  # Linear, act, Linear, act, ..., Linear
+        norms = [float(np.linalg.norm(h.grad)) for h in outputs]
+        for k in range(2, 5):  # L2..L4: Linear at 2k−2, its activation at 2k−1 (0-based)
+            linear, act = 2 * k - 2, 2 * k - 1
+            assert gains[f"L{k}"]["activation"] == pytest.approx(norms[linear] / norms[act], rel=1e-12)
+            assert gains[f"L{k}"]["layer"] == pytest.approx(norms[linear - 1] / norms[act], rel=1e-12)
+        assert "layer" not in gains["L1"]  # x needs no gradient: no layer gain for L1
+        if activation == "sigmoid":
+            assert all(entry["activation"] < 0.25 for entry in gains.values() if "activation" in entry)
 
 
 # --- data -------------------------------------------------------------------------------------

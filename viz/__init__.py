@@ -21,7 +21,7 @@ other front ends), :mod:`viz.text` (numbers, shapes and summaries in words), :mo
 :mod:`viz.backends` (system ``dot`` or pygraphviz), :mod:`viz.output` (``render``),
 :mod:`viz.flow` (the gradient-flow chart), :mod:`viz.viewer` (the step-through page),
 :mod:`viz.dashboard` and :mod:`viz.svgchart` (the training dashboard and its SVG charts),
-:mod:`viz.inline` (pages shown inline in notebooks).
+:mod:`viz.inline` (pages shown inline in notebooks), :mod:`viz.through_time` (‖∂L/∂h_t‖ against t).
 """
 
 from .backends import available as available_renderers
@@ -39,6 +39,7 @@ from .errors import (
 from .flow import gradient_flow_chart, layer_norms
 from .output import render
 from .scene import DrawOptions, EdgeView, NodeView, Scene, build_scene
+from .through_time import gradient_over_time_chart
 from .viewer import viewer  # the function; the package's helpers: from viz.viewer import ...
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "viewer",
     "dashboard",
     "gradient_flow_chart",
+    "gradient_over_time_chart",
     "layer_norms",
     "build_scene",
     "Scene",

@@ -292,3 +292,7 @@ def _matplotlib() -> tuple[Any, Any]:
             "(or `pip install 'tinygrad_edu[charts]'`)"
         ) from None
     return Figure, rc_context
+
+
+#: The lazy matplotlib import under a public name, for the other chart modules (viz.through_time).
+matplotlib_parts = _matplotlib

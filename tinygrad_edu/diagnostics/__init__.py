@@ -40,6 +40,12 @@ The verdict, first rule that applies:
 6. otherwise **healthy**. Saturated or dead units, and update ratios far below 1e-3, are
    reported as notes.
 
+Recurrent modules (``nn.RNN``/``LSTM``/``GRU``) are measured through time as well: ‖∂L/∂h_t‖ for
+every step t of the last call (:func:`gradient_over_time`), and rules 2 and 4 apply to the ratio
+‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ with the same thresholds (``evidence["through_time"]``); a vanishing
+verdict through time suggests an LSTM/GRU and an orthogonal ``W_hh``, an exploding one clipping
+and an orthogonal ``W_hh``.
+
 "First" and "last" layer are the layers nearest the input and the output. The monitor's report
 takes each per-layer number as the median over the last :data:`RECENT_STEPS` steps (ignoring
 nan steps, which rule 1 already reports). An exploding diagnosis suggests a clipping
@@ -58,7 +64,8 @@ The package, in the order the numbers travel:
 * :mod:`.judge` — the rules above: thresholds → findings (:class:`Finding`) → verdict → suggestions;
 * :mod:`.report` — the data types and the text of a :class:`Diagnosis`;
 * :mod:`.monitor` — the entry points :class:`GradientMonitor` and :func:`diagnose`;
-* :mod:`.paths` — :func:`path_lengths`: a residual net's gradient split exactly by path length.
+* :mod:`.paths` — :func:`path_lengths`: a residual net's gradient split exactly by path length;
+* :mod:`.through_time` — ‖∂L/∂h_t‖ per time step of recurrent modules.
 """
 
 from __future__ import annotations
@@ -66,6 +73,8 @@ from __future__ import annotations
 __all__ = [
     "GradientMonitor",
     "diagnose",
+    "gradient_over_time",
+    "through_time_ratio",
     "Diagnosis",
     "Finding",
     "LayerStats",
@@ -118,3 +127,4 @@ from .judge import MEDIAN_KEYS as MEDIAN_KEYS  # noqa: E402  (public, though not
 from .monitor import GradientMonitor, diagnose  # noqa: E402
 from .paths import PathLengths, path_lengths  # noqa: E402
 from .report import Diagnosis, Finding, LayerStats, StepRecord  # noqa: E402
+from .through_time import gradient_over_time, through_time_ratio  # noqa: E402

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import diagnostics
 from .report import Diagnosis, Finding, StepRecord, _fmt, _pct, _ratio
+from .through_time import through_time_ratio
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -64,8 +65,12 @@ def _judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS
         *_oversized_and_notes(per_layer),  # 5. steps bigger than the weights; saturated, dead units
         *_slow_first_layer(per_layer, names),  # note: the first layer barely moves
     ]
+    through_time = _through_time_summaries(history, recent)
+    findings += _through_time(through_time)  # rules 2 and 4 through time (recurrent modules)
     verdict = _verdict(findings)
     evidence = {"layers": per_layer, "ratios": ratios, "findings": findings, "loss": losses}
+    if through_time:  # only for models with a recurrent module: other diagnoses are unchanged
+        evidence["through_time"] = through_time
     return Diagnosis(verdict, evidence, _suggest(verdict, per_layer, history, findings))
 
 
@@ -314,6 +319,53 @@ def _per_layer(
     )
 
 
+def _through_time_summaries(history: Sequence[StepRecord], recent: int) -> dict[str, dict[str, Any]]:
+    """Per recurrent module: ‖∂L/∂h_t‖ of the last step and the median ratio ‖∂L/∂h_1‖/‖∂L/∂h_T‖
+    over the last ``recent`` steps."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, norms in history[-1].through_time.items():
+        ratios = [
+            through_time_ratio(r.through_time[name]) for r in history[-recent:] if name in r.through_time
+        ]
+        out[name] = {"norms": list(norms), "steps": len(norms), "ratio": _median(ratios)}
+    return out
+
+
+def _through_time(summaries: dict[str, dict[str, Any]]) -> list[Finding]:
+    """Rules 2 and 4 along time: ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ above EXPLODING_RATIO or below VANISHING_RATIO."""
+    findings = []
+    for name, summary in summaries.items():
+        r, T = summary["ratio"], summary["steps"]
+        if r is None or math.isnan(r) or T < 2:
+            continue
+        if r > diagnostics.EXPLODING_RATIO:
+            findings.append(
+                Finding(
+                    "exploding",
+                    "through_time first/last",
+                    r,
+                    ">",
+                    diagnostics.EXPLODING_RATIO,
+                    f"‖∂L/∂h_1‖ of {name} is {_fmt(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
+                    f"> EXPLODING_RATIO={diagnostics.EXPLODING_RATIO:g}: gradients grow backwards in time",
+                )
+            )
+        elif r < diagnostics.VANISHING_RATIO:
+            findings.append(
+                Finding(
+                    "vanishing",
+                    "through_time first/last",
+                    r,
+                    "<",
+                    diagnostics.VANISHING_RATIO,
+                    f"‖∂L/∂h_1‖ of {name} is {_fmt(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
+                    f"< VANISHING_RATIO={diagnostics.VANISHING_RATIO:g}: the early steps barely learn "
+                    "(vanishing through time)",
+                )
+            )
+    return findings
+
+
 def _verdict(findings: list[Finding]) -> str:
     """The documented order: nan/inf, growth, loss jumps, decay, oversize steps, healthy."""
     decisive = [f for f in findings if f.decisive]
@@ -369,6 +421,17 @@ def _suggest(
             "check that the loss depends on the parameters (no no_grad() or .data in the forward pass) "
             "and look for units that are 0 for every sample (dead ReLUs) or weights that are all 0"
         )
+    in_time = {f.points_to for f in findings if f.quantity == "through_time first/last"}
+    if verdict == "vanishing" and "vanishing" in in_time:
+        out.append(
+            "use nn.LSTM or nn.GRU instead of nn.RNN: along the LSTM's cell state the local derivative "
+            "is the forget gate f_t, not diag(1 − h²)·W_hh at every step; an LSTM that still vanishes "
+            "needs a larger forget_bias (3.0 starts f_t at σ(3) ≈ 0.95, so f_t^T decays slowly)"
+        )
+        out.append(
+            "initialise W_hh orthogonal (weight_hh_init='orthogonal': every singular value 1), or the "
+            "identity for a ReLU RNN (weight_hh_init='identity', Le et al. 2015)"
+        )
     if verdict == "vanishing":
         if saturating:
             out.append(
@@ -389,6 +452,11 @@ def _suggest(
             "(derived from the observed gradient norms)"
         )
         out.append("use a smaller learning rate (divide it by 10)")
+        if "exploding" in in_time:
+            out.append(
+                "initialise W_hh orthogonal (weight_hh_init='orthogonal'): its largest singular value λ₁ "
+                "is then 1, and ‖∂h_T/∂h_0‖ ≤ (γ·λ₁)^T cannot grow (γ = 1 for tanh)"
+            )
         out.append(
             "initialise with smaller weights: init='he_normal' for ReLU or 'xavier_normal' for tanh "
             "(variance 2/fan_in or 2/(fan_in+fan_out)) instead of large ones"

@@ -24,6 +24,7 @@ from .. import diagnostics
 from ..graph import norm
 from ..optim import total_norm
 from .report import LayerStats, StepRecord
+from .through_time import gradient_over_time, recurrent_modules
 
 #: Maximum of each activation's derivative (what SATURATION_DERIVATIVE is a fraction of).
 _DERIVATIVE_MAX = {"sigmoid": 0.25, "tanh": 1.0}
@@ -88,8 +89,20 @@ class LayerReading:
     activation_grad: np.ndarray | None = None
 
 
-def step_record(step: int, loss: float | None, readings: Sequence[LayerReading]) -> StepRecord:
-    """The :class:`StepRecord` of one step from the layers' readings."""
+def step_record(
+    step: int,
+    loss: float | None,
+    readings: Sequence[LayerReading],
+    extra_params: Sequence = (),
+    extra_weight_squares: float = 0.0,
+    through_time: dict | None = None,
+) -> StepRecord:
+    """The :class:`StepRecord` of one step from the layers' readings.
+
+    ``extra_params`` (``[(value, grad)]``) and ``extra_weight_squares`` (Σ‖W‖²) are parameters
+    outside those layers that count in the totals (a recurrent module's), ``through_time`` its
+    ‖∂L/∂h_t‖ per step.
+    """
     layers = {}
     grads = []
     nonfinite = 0
@@ -105,10 +118,12 @@ def step_record(step: int, loss: float | None, readings: Sequence[LayerReading])
             _measure_activation(stats, reading)
         nonfinite += stats.nonfinite
         layers[reading.name] = stats
+    nonfinite += _count_nonfinite(*(a for pair in extra_params for a in pair))
+    grads.extend(g for _, g in extra_params if g is not None)
     if loss is not None and not math.isfinite(loss):
         nonfinite += 1
-    weights = math.sqrt(sum(stats.weight_norm**2 for stats in layers.values()))
-    return StepRecord(step, loss, layers, _total_norm(grads), weights, nonfinite)
+    weights = math.sqrt(sum(stats.weight_norm**2 for stats in layers.values()) + extra_weight_squares)
+    return StepRecord(step, loss, layers, _total_norm(grads), weights, nonfinite, through_time or {})
 
 
 def _measure(model: Any, step: int, loss: Any) -> StepRecord:
@@ -133,7 +148,15 @@ def _measure(model: Any, step: int, loss: Any) -> StepRecord:
                 reading.activation_output = _array(output.data)
                 reading.activation_grad = _array(getattr(output, "grad", None))
         readings.append(reading)
-    return step_record(step, loss_value(loss), readings)
+    through_time, extra, weight_squares = {}, [], 0.0
+    for name, module in recurrent_modules(model):  # their parameters count in the totals too
+        extra.extend((_array(p.data), _array(p.grad)) for p in module.parameters())
+        weight_squares += sum(
+            norm(_array(p.data)) ** 2 for n, p in module.named_parameters() if n.startswith("weight")
+        )
+        if module.hidden_states and any(p.grad is not None for p in module.parameters()):
+            through_time[name] = [float(v) for v in gradient_over_time(module)]
+    return step_record(step, loss_value(loss), readings, extra, weight_squares, through_time)
 
 
 def _measure_activation(stats: LayerStats, reading: LayerReading) -> None:

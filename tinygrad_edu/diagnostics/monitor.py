@@ -17,6 +17,7 @@ from ..torch_bridge.convert import is_torch_module
 from .judge import _judge
 from .measure import _layers_of, _measure, loss_value
 from .report import Diagnosis, StepRecord, _ratio
+from .through_time import recurrent_modules
 
 
 class GradientMonitor:
@@ -58,9 +59,10 @@ class GradientMonitor:
 
     def __init__(self, model: Any):
         layers = _layers_of(model)
-        if not layers:
+        if not layers and not recurrent_modules(model):
             raise ValueError(
-                f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter to watch"
+                f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter "
+                "and no recurrent module (nn.RNN/LSTM/GRU) to watch"
             )
         self.model = model
         self.history: list[StepRecord] = []
@@ -169,21 +171,28 @@ def diagnose(
     the same measurements and the same judge.
 
     Raises:
-        ValueError: a model without a layer that has a `weight` (checked before any backward), no
-            gradient to judge (no backward yet and no inputs), or inputs without targets.
+        ValueError: a model without a layer that has a `weight` and without a recurrent module
+            (checked before any backward), no gradient to judge (no backward yet and no
+            inputs), or inputs without targets.
     """
     if is_torch_module(model):
         from ..torch_bridge.diagnose import diagnose_torch
 
         return diagnose_torch(model, inputs, targets, loss_fn, loss)
     layers = _layers_of(model)  # checked first: a model without layers never runs backward
-    if not layers:
-        raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
+    recurrent = recurrent_modules(model)
+    if not layers and not recurrent:
+        raise ValueError(
+            f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter "
+            "and no recurrent module (nn.RNN/LSTM/GRU)"
+        )
     if inputs is not None:
         if targets is None:
             raise ValueError("diagnose: inputs given without targets")
         loss = _one_backward(model, inputs, targets, loss_fn)
-    if all(layer._parameters["weight"].grad is None for _, layer, _ in layers):
+    weights = [layer._parameters["weight"] for _, layer, _ in layers]
+    weights += [p for _, module in recurrent for p in module.parameters()]
+    if all(weight.grad is None for weight in weights):
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )

@@ -61,6 +61,8 @@ class StepRecord:
     total_grad_norm: float | None  # ‖all the layers' parameter gradients‖ as one vector
     total_weight_norm: float  # ‖all weight matrices‖ as one vector
     nonfinite: int
+    #: Per recurrent module (nn.RNN/LSTM/GRU): ‖∂L/∂h_t‖ for t = 1 … T of its last layer.
+    through_time: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,6 +139,10 @@ class Diagnosis:
         if ratios:
             lines.append("Ratios (first layer / last layer):")
             lines.extend(f"  {k} = {_fmt(v)}" for k, v in ratios.items())
+        through_time = self.evidence.get("through_time") or {}
+        if through_time:
+            lines.append("Through time (‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ of each recurrent module):")
+            lines.extend(f"  {k} = {_fmt(v['ratio'])} over T = {v['steps']}" for k, v in through_time.items())
         losses = self.evidence.get("loss") or []
         if losses:
             shown = ", ".join(f"{x:.3g}" for x in losses[-5:])

@@ -15,7 +15,8 @@ Example::
 
     >>> from tinygrad_edu import experiments
     >>> experiments.names()
-    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification', 'batchnorm', 'paths']
+    ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification', 'batchnorm', 'paths',
+     'rnn', 'adding']
     >>> result = experiments.load("clipping").run(quick=True)   # doctest: +SKIP
 """
 
@@ -36,6 +37,8 @@ REGISTRY: dict[str, str] = {
     "classification": "two spirals, with gradient health during training",
     "batchnorm": "Yang et al. 2019: BatchNorm explodes gradients at init, ≈ ×1.21 per ReLU layer",
     "paths": "Veit et al. 2016: a deep residual net's gradient comes from short paths (counted exactly)",
+    "rnn": "Pascanu et al. 2013 through time: ‖∂h_T/∂h_0‖ of a tanh RNN against (γλ₁)^T; RNN/LSTM/GRU",
+    "adding": "Hochreiter & Schmidhuber 1997: the adding problem: RNN at the baseline, LSTM/GRU solve it",
 }
 
 

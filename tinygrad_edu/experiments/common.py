@@ -146,7 +146,8 @@ def describe_sizes(sizes: Sequence[int]) -> str:
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> str:
     """An aligned text table: text left-aligned, numbers right-aligned; optionally under a title."""
-    body = [[(c, False) if isinstance(c, str) else (number(c), True) for c in row] for row in rows]
+    # text left-aligned; numbers (and "—", a number that does not exist) right-aligned
+    body = [[(c, c == "—") if isinstance(c, str) else (number(c), True) for c in row] for row in rows]
     header = [str(h) for h in headers]
     widths = [max([len(header[i])] + [len(row[i][0]) for row in body]) for i in range(len(header))]
     lines = [title] if title else []

@@ -122,3 +122,35 @@ def boundary_chart(
             ax.set_yticks([])
         fig.suptitle(title)
         return _save(fig, path)
+
+
+def bound_chart(
+    measured: Mapping[str, Mapping[Any, float]],
+    bounds: Mapping[str, Mapping[Any, float]],
+    path: Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> Path:
+    """Measured curves (solid, with markers) and their bounds (dashed, same colour), log scale.
+
+    ``measured`` and ``bounds`` are keyed by the same series names, each ``{x: y}``.
+    """
+    Figure, rc_context = _pyplot()
+    with rc_context(_STYLE):
+        fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+        ax = fig.add_subplot()
+        for k, (name, points) in enumerate(measured.items()):
+            colour = f"C{k % 10}"
+            good = [(x, y) for x, y in points.items() if y is not None and math.isfinite(y) and y > 0]
+            ax.plot(*zip(*good), marker="o", markersize=3, color=colour, label=f"{name}: measured")
+            limit = [(x, y) for x, y in bounds[name].items() if y is not None and math.isfinite(y) and y > 0]
+            ax.plot(*zip(*limit), linestyle="--", color=colour, label=f"{name}: bound")
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        return _save(fig, path)

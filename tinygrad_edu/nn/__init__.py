@@ -10,6 +10,7 @@
 * :mod:`~tinygrad_edu.nn.normalization` — ``BatchNorm1d``, ``LayerNorm``;
 * :mod:`~tinygrad_edu.nn.residual` — ``ResidualBlock``, ``ResidualMLP`` (pre/post norm, plain twin);
 * :mod:`~tinygrad_edu.nn.activations` — ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU``, ``GELU``;
+* :mod:`~tinygrad_edu.nn.recurrent` — ``RNNCell``, ``LSTMCell``, ``GRUCell``, ``RNN``, ``LSTM``, ``GRU``;
 * :mod:`~tinygrad_edu.nn.init` — initialisation schemes, selectable by name;
 * :mod:`~tinygrad_edu.nn.functional` — the losses and activations as functions;
 * :mod:`~tinygrad_edu.nn.scalar` — ``Neuron``, ``Layer``, ``MLP`` over scalar ``Value`` s.
@@ -21,6 +22,7 @@ from .functional import binary_cross_entropy, binary_cross_entropy_with_logits, 
 from .layers import MLP, Dropout, Linear, Residual
 from .module import Module, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, LayerNorm
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .residual import ResidualBlock, ResidualMLP
 
 __all__ = [
@@ -36,6 +38,12 @@ __all__ = [
     "LayerNorm",
     "ResidualBlock",
     "ResidualMLP",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "RNN",
+    "LSTM",
+    "GRU",
     "Activation",
     "Sigmoid",
     "Tanh",

@@ -36,6 +36,7 @@ name                distribution                                           sourc
 ``he_normal``       N(0, σ²), σ = g / √n_mode  (g = √2 for ReLU)           He et al. 2015, eq. 10
 ``lecun_normal``    N(0, 1/n_in)                                           LeCun et al. 1998
 ``orthogonal``      g · Q, Q with orthonormal rows or columns              Saxe et al. 2014
+``identity``        g · I (a square matrix; ``eye`` is an alias)           Le, Jaitly & Hinton 2015
 ==================  =====================================================  ==========================
 
 ``glorot_*`` and ``kaiming_*`` are aliases of ``xavier_*`` and ``he_*``.
@@ -366,6 +367,22 @@ def orthogonal(target: Any = None, gain: float = 1.0, rng: Any = None) -> Any:
     return _fill(target, gain * q.reshape(array.shape))
 
 
+def identity(target: Any = None, gain: float = 1.0, rng: Any = None) -> Any:
+    """``gain`` times the identity matrix (a square 2-D target), as in PyTorch's ``eye_``.
+
+    Le, Jaitly & Hinton (2015) start a ReLU recurrent net with ``W_hh = I`` and zero biases: at
+    first each step copies the hidden state, so ``∂h_t/∂h_{t−1} = I`` on the active units and the
+    gradient neither shrinks nor grows through time. ``rng`` is accepted and unused.
+    """
+    gain = _real(gain, "gain", "identity", nonneg=True)
+    if target is None:
+        return Initializer(identity, gain=gain)
+    array = _target_array(target, "identity")
+    if array.ndim != 2 or array.shape[0] != array.shape[1]:
+        raise ValueError(f"init.identity: needs a square 2-D array, got shape {array.shape}")
+    return _fill(target, gain * np.eye(array.shape[0]))
+
+
 # --- names users type ---------------------------------------------------------------------
 
 #: init name → function. Used by ``MLP(init=...)`` and :func:`get`.
@@ -387,6 +404,8 @@ INITS: dict[str, Callable[..., Any]] = {
     "kaiming": he_normal,
     "lecun_normal": lecun_normal,
     "orthogonal": orthogonal,
+    "identity": identity,
+    "eye": identity,
     "zeros": zeros,
     "ones": ones,
 }
