@@ -18,6 +18,8 @@ demo: $(STAMP)
 	$(PY) -m tinygrad_edu demo
 
 test: $(STAMP)
+	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks
+	$(PY) -m ruff format --check tinygrad_edu viz tests examples benchmarks
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

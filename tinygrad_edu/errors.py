@@ -19,6 +19,21 @@ class GradError(TinygradEduError, ValueError):
     """A ``backward()`` that cannot run: missing or badly shaped seed gradient."""
 
 
+class GradShapeError(GradError, ShapeError):
+    """A backward edge whose contribution ``local × upstream`` has not its parent's shape.
+
+    Attributes:
+        op: the child's op; index: which operand; shape: the contribution's; expected: the parent's.
+    """
+
+    def __init__(self, message: str, op: str, index: int, shape: tuple, expected: tuple):
+        super().__init__(message)
+        self.op = op
+        self.index = index
+        self.shape = shape
+        self.expected = expected
+
+
 class AnomalyError(TinygradEduError, FloatingPointError):
     """Raised inside ``detect_anomaly()`` at the first non-finite value.
 

@@ -28,10 +28,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import formulas
-from .errors import AnomalyError, PathLimitError
+from .errors import AnomalyError, GradShapeError, PathLimitError
 from .layers import build_layers
 from .modes import state
-from .numerics import norm
+from .numerics import norm, quiet_numpy, restore_numpy
 
 # --- traversal -----------------------------------------------------------------------
 
@@ -70,13 +70,20 @@ def chain_rule_steps(order: list, seed: Any) -> Iterator[tuple]:
     Gradients of leaves (nodes without parents) accumulate across calls, as in PyTorch;
     gradients of intermediate nodes are reset first, so after the pass they hold this pass's
     ∂root/∂node (and the loop never re-propagates an older pass's gradient).
+
+    Two guards run before a contribution is added: on a tensor edge it must have the parent's
+    shape (one comparison per edge; a hand-built node with a wrongly shaped local is refused,
+    naming the edge: :func:`_refuse_shape`), and under ``detect_anomaly()`` it must be finite. Under
+    ``detect_anomaly()`` the grads as they were before the pass are kept (``before``), and a
+    failing guard puts them all back first, so a pass that raises changes nothing.
     """
+    anomaly = state.anomaly
+    before = [(node, node.grad) for node in order] if anomaly else ()
     for node in order:
         if node.parents:
             node.grad = node.NO_GRAD
     root = order[-1]
     root.grad = seed if root.grad is None else root.grad + seed
-    anomaly = state.anomaly
     for node in reversed(order):
         upstream = node.grad
         if upstream is None:  # a tensor branch no gradient reached
@@ -86,8 +93,12 @@ def chain_rule_steps(order: list, seed: Any) -> Iterator[tuple]:
                 continue
             local = node.local_grads[index]
             contribution = local * upstream  # the chain rule: one product per edge
+            if contribution.__class__ is not float and (  # a Value's is a float: nothing to check
+                getattr(contribution, "shape", None) != getattr(parent.data, "shape", ())
+            ):
+                _refuse_shape(node, index, parent, upstream, local, contribution, before)
             if anomaly:
-                _check_contribution(node, index, parent, upstream, local, contribution)
+                _check_contribution(node, index, parent, upstream, local, contribution, before)
             accumulated = parent.grad
             parent.grad = contribution if accumulated is None else accumulated + contribution
             yield node, index, parent, upstream, local, contribution
@@ -112,10 +123,31 @@ def collector_paused():
 
 
 def backward(root: Any, grad: Any = None) -> None:
-    """Fill ``.grad`` of every node that ``root`` depends on with ∂root/∂node."""
+    """Fill ``.grad`` of every node that ``root`` depends on with ∂root/∂node.
+
+    IEEE semantics, silently: numpy's RuntimeWarnings are off for the pass (inf × 0 is nan).
+    """
     seed = root.seed_grad(grad)
-    with collector_paused():
-        deque(chain_rule_steps(topological_order(root), seed), maxlen=0)
+    token = quiet_numpy()
+    try:
+        with collector_paused():
+            deque(chain_rule_steps(topological_order(root), seed), maxlen=0)
+    finally:
+        restore_numpy(token)
+
+
+def quietly(steps: Iterator) -> Iterator:
+    """The items of ``steps``, each computed with numpy's RuntimeWarnings off; the caller's code
+    between two items runs with the caller's own settings."""
+    while True:
+        token = quiet_numpy()
+        try:
+            item = next(steps, None)
+        finally:
+            restore_numpy(token)
+        if item is None:
+            return
+        yield item
 
 
 def zero_grad(root: Any) -> None:
@@ -125,21 +157,53 @@ def zero_grad(root: Any) -> None:
             node.grad = node.NO_GRAD
 
 
+def _refuse(error: Exception, before: Any) -> None:
+    """Put back the grads the pass changed (``before``: under ``detect_anomaly()``), then raise."""
+    for node, grad in before:
+        node.grad = grad
+    raise error
+
+
+def _refuse_shape(node, index, parent, upstream, local, contribution, before) -> None:
+    """Raise GradShapeError for the edge ``parent → node`` whose contribution does not fit.
+
+    A tensor's gradient must have its shape; a Value's must be a single number (shape ``()``).
+    """
+    shape = getattr(contribution, "shape", None)
+    expected = getattr(parent.data, "shape", ())
+    _refuse(
+        GradShapeError(
+            f"backward: the edge {describe(parent)} → {describe(node)} (operand {index} of op "
+            f"{node.op!r}) gives a gradient of shape {shape} to a parent of shape {expected}: its local "
+            f"{type(local).__name__} times the upstream of shape {getattr(upstream, 'shape', ())} must "
+            f"have the parent's shape (is local_grads[{index}] of a hand-built node wrong?)",
+            op=node.op,
+            index=index,
+            shape=shape,
+            expected=expected,
+        ),
+        before,
+    )
+
+
 def _is_finite(x: Any) -> bool:
     if isinstance(x, float):
         return math.isfinite(x)
     return bool(np.all(np.isfinite(x)))
 
 
-def _check_contribution(node, index, parent, upstream, local, contribution) -> None:
+def _check_contribution(node, index, parent, upstream, local, contribution, before=()) -> None:
     if _is_finite(contribution):
         return
-    raise AnomalyError(
-        f"backward: non-finite gradient on the edge {describe(parent)} → {describe(node)} "
-        f"(operand {index} of op {node.op!r}): local {_short(local)} × upstream "
-        f"{_short(upstream)} = {_short(contribution)}",
-        op=node.op,
-        phase="backward",
+    _refuse(
+        AnomalyError(
+            f"backward: non-finite gradient on the edge {describe(parent)} → {describe(node)} "
+            f"(operand {index} of op {node.op!r}): local {_short(local)} × upstream "
+            f"{_short(upstream)} = {_short(contribution)}",
+            op=node.op,
+            phase="backward",
+        ),
+        before,
     )
 
 
@@ -194,7 +258,11 @@ class Edge:
         upstream = self.child.grad
         if upstream is None or not self.parent.requires_grad:
             return None
-        return self.local * upstream
+        token = quiet_numpy()  # as in the backward loop: 1e200 × 1e200 is inf, silently
+        try:
+            return self.local * upstream
+        finally:
+            restore_numpy(token)
 
     @property
     def gain(self) -> float | None:
@@ -298,7 +366,7 @@ class Graph:
         shows ``parent.grad`` including it. Consuming all steps equals one ``backward()``.
         """
         seed = self.root.seed_grad(grad)
-        for node, index, parent, upstream, local, contribution in chain_rule_steps(self.nodes, seed):
+        for node, index, parent, upstream, local, contribution in quietly(chain_rule_steps(self.nodes, seed)):
             yield Step(node, index, parent, upstream, local, contribution, parent.grad)
 
     def count_paths(self, leaf: Any) -> int:

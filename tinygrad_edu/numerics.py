@@ -11,6 +11,7 @@ the IEEE answer; the common case stays a plain fast ``math`` call.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -20,10 +21,23 @@ _INF = float("inf")
 _NAN = float("nan")
 
 
+def to_float(x) -> float:
+    """``float(x)`` for a real number, with IEEE overflow: ±inf instead of ``OverflowError``.
+
+    Python ints (and fractions) are exact and unbounded, so ``float(10**400)`` raises; the
+    nearest float64 of such a number is ±inf (numpy's ``float64(1e308) * 10`` agrees), and that
+    is what every entry point of the engine stores.
+    """
+    try:
+        return float(x)
+    except OverflowError:
+        return _INF if x > 0 else -_INF
+
+
 def _numpy_ieee(ufunc, *args: float) -> float:
     """The IEEE result of a numpy ufunc on float64 scalars, warnings silenced."""
     with np.errstate(all="ignore"):
-        return float(ufunc(*(np.float64(a) for a in args)))
+        return float(ufunc(*(np.float64(to_float(a)) for a in args)))
 
 
 class ScalarMath:
@@ -92,6 +106,10 @@ class ScalarMath:
         return 0.0 if x == 0.0 else x * ScalarMath.log(y)
 
     @staticmethod
+    def zeros_like(x: float) -> float:
+        return 0.0
+
+    @staticmethod
     def relu(x: float) -> float:
         return 0.0 if x <= 0.0 else x  # nan stays nan
 
@@ -121,6 +139,37 @@ class ScalarMath:
         return math.cos(x) if math.isfinite(x) else _NAN
 
 
+# --- numpy without RuntimeWarnings --------------------------------------------------------------
+#
+# numpy computes the same IEEE results, but also *warns* ("overflow encountered in exp") —
+# and under ``-W error`` a warning is an exception in the middle of a graph. Tensor ops
+# therefore run with numpy's floating-point errors ignored, like the scalar engine (anomaly
+# mode is the way to ask for an error). ``np.errstate`` as a context manager costs about
+# 1.3 µs, as much as a small op itself; numpy ≥ 2 keeps that state in a context variable, and
+# setting it directly costs about 0.1 µs. numpy 1.x has no such variable: there the state is
+# set and restored with ``np.seterr`` (slower, same effect).
+
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _numpy_errors
+except ImportError:  # numpy 1.x
+    _numpy_errors = None
+
+if _numpy_errors is not None:
+    with np.errstate(all="ignore"):
+        _IGNORE_ALL = _numpy_errors.get()
+    #: Turn numpy's floating-point warnings off; returns a token for :func:`restore_numpy`.
+    quiet_numpy = functools.partial(_numpy_errors.set, _IGNORE_ALL)
+    #: Put back the state :func:`quiet_numpy` replaced (always, in a ``finally``).
+    restore_numpy = _numpy_errors.reset
+else:  # pragma: no cover - numpy 1.x
+
+    def quiet_numpy():
+        return np.seterr(all="ignore")
+
+    def restore_numpy(token) -> None:
+        np.seterr(**token)
+
+
 def _array_sigmoid(x: np.ndarray) -> np.ndarray:
     # σ(x) = exp(−softplus(−x)): stable for ±1000 and keeps float32 as float32.
     return np.exp(-np.logaddexp(0, -x))
@@ -128,8 +177,7 @@ def _array_sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _array_xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """x·ln y with the limit 0·ln 0 = 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x == 0, 0, x * np.log(y))
+    return np.where(x == 0, 0, x * np.log(y))
 
 
 def _array_step(x: np.ndarray) -> np.ndarray:
@@ -139,7 +187,9 @@ def _array_step(x: np.ndarray) -> np.ndarray:
 class ArrayMath:
     """The same functions on numpy arrays (used by :class:`~tinygrad_edu.Tensor`).
 
-    Every function keeps the input dtype (float32 stays float32).
+    Every function keeps the input dtype (float32 stays float32). They are called with numpy's
+    floating-point warnings off (:func:`quiet_numpy`, by the tensor ops), so they give IEEE
+    results silently.
     """
 
     exp = staticmethod(np.exp)
@@ -156,6 +206,7 @@ class ArrayMath:
     abs = staticmethod(np.abs)
     sin = staticmethod(np.sin)
     cos = staticmethod(np.cos)
+    zeros_like = staticmethod(np.zeros_like)
 
     @staticmethod
     def relu(x: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GradError, ShapeError
+from .numerics import ScalarMath, to_float
 
 __all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm_", "clip_grad_value_"]
 
@@ -108,7 +109,7 @@ def _hyper(value: Any, name: str, where: str, low: float = 0.0, high: float | No
     """A finite real hyper-parameter in ``[low, high)``."""
     if not isinstance(value, Real) or isinstance(value, bool):
         raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__} ({value!r})")
-    value = float(value)
+    value = to_float(value)  # 10**400 → inf (refused below), not an OverflowError
     if not math.isfinite(value):
         raise ValueError(f"{where}: {name} must be finite, got {value}")
     if value < low:
@@ -162,9 +163,10 @@ class Optimizer:
             grad = _grad_of(p, index, where)
             if grad is not None:
                 pending.append((index, p, grad))
-        for index, p, grad in pending:
-            state = self.state.setdefault(index, {})
-            _write_data(p, self.update(np.asarray(p.data), grad, state))
+        with np.errstate(all="ignore"):  # IEEE updates (inf, nan) without warnings, like the ops
+            for index, p, grad in pending:
+                state = self.state.setdefault(index, {})
+                _write_data(p, self.update(np.asarray(p.data), grad, state))
 
     def update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> np.ndarray:
         """The new value of one parameter (override)."""
@@ -304,7 +306,7 @@ def total_norm(grads: Iterable[np.ndarray], norm_type: float = 2.0) -> float:
     if scale == 0.0:
         return 0.0
     total = sum(float(np.sum(np.abs(g / scale) ** norm_type)) for g in grads)
-    return scale * total ** (1.0 / norm_type)
+    return scale * ScalarMath.pow(total, 1.0 / norm_type)  # IEEE: inf, not OverflowError, for tiny p
 
 
 def clip_grad_norm_(
@@ -331,7 +333,7 @@ def clip_grad_norm_(
     if not isinstance(norm_type, Real) or isinstance(norm_type, bool) or not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or inf, got {norm_type!r}")
     pairs = _grads_for_clipping(params, "clip_grad_norm_")
-    total = total_norm([g for _, g in pairs], float(norm_type))
+    total = total_norm([g for _, g in pairs], to_float(norm_type))
     if not math.isfinite(total):
         if error_if_nonfinite:
             raise GradError(f"clip_grad_norm_: the total gradient norm is {total}; gradients left unchanged")

@@ -121,11 +121,18 @@ def div(m, a, b):
 def pow_(m, a, b):
     """a^b with a differentiable exponent. ∂/∂a = b·a^(b−1), ∂/∂b = a^b·ln a.
 
-    NOTE: at a = 0 the exponent's derivative a^b·ln a is 0·(−∞); ``xlogy`` returns 0 there for
-    b > 0 (the limit), as PyTorch does. For a < 0, ln a is nan: a^b is not real for most b.
+    NOTE: PyTorch's conventions where the formulas meet 0·∞ (``pow_backward_self`` and
+    ``pow_backward_exponent`` in its derivatives): ∂/∂a is 0 wherever b = 0 (a^0 = 1 is
+    constant in a, even at a = 0, ±inf or nan), and ∂/∂b is 0 where a = 0 and b ≥ 0 (the limit
+    of a^b·ln a as a → 0⁺; at 0^0 too). Elsewhere the formulas apply as IEEE says: 0^b for
+    b < 0 is inf with ∂/∂a = b·0^(b−1) = ±inf and ∂/∂b = inf·ln 0 = −inf; for a < 0, ln a is
+    nan, so ∂/∂b is nan (a^b is not real for most b), while ∂/∂a = b·a^(b−1) stays finite for
+    whole b.
     """
     out = m.pow(a, b)
-    return out, (b * m.pow(a, b - 1.0), m.xlogy(out, a))
+    local_a = m.where(b == 0, 0.0, b * m.pow(a, b - 1.0))
+    local_b = m.where((a == 0) & (b >= 0), 0.0, out * m.log(a))
+    return out, (local_a, local_b)
 
 
 # --- unary ops -----------------------------------------------------------------------
@@ -133,10 +140,14 @@ def pow_(m, a, b):
 
 @rule("pow_const", "^p", "x^p", "p·x^(p−1)", constant="p")
 def pow_const(m, x, p):
-    """x^p for a constant number p (not part of the graph). ∂/∂x = p·x^(p−1)."""
+    """x^p for a constant number p (not part of the graph). ∂/∂x = p·x^(p−1).
+
+    NOTE: for p = 0 the local is 0 everywhere, also at x = 0, ±inf and nan, where p·x^(p−1)
+    would be 0·inf or nan (x^0 = 1 is constant; PyTorch's ``pow_backward`` does the same).
+    """
     out = m.pow(x, p)
     if p == 0:
-        return out, (0.0 * x,)
+        return out, (m.zeros_like(x),)
     return out, (p * m.pow(x, p - 1),)
 
 

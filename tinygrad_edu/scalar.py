@@ -24,6 +24,7 @@ from . import formulas, graph, rules
 from .errors import AnomalyError
 from .modes import state
 from .numerics import ScalarMath as M
+from .numerics import to_float
 
 _new = object.__new__
 
@@ -32,7 +33,8 @@ class Value:
     """A scalar in a computation graph. ``Value(data, label="")``.
 
     Args:
-        data: a real number (int, float, bool, numpy scalar); stored as a Python float.
+        data: a real number (int, float, bool, numpy scalar); stored as a Python float (an int
+            beyond the float range becomes ±inf, as IEEE rounds it).
         label: a name shown in pictures and chain-rule text.
 
     Raises:
@@ -56,7 +58,7 @@ class Value:
             raise TypeError(_not_a_number("Value", data))
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
-        self.data = float(data)
+        self.data = to_float(data)
         self.grad = 0.0
         self.parents: tuple = ()
         self.local_grads: tuple = ()
@@ -96,7 +98,7 @@ class Value:
         if isinstance(exponent, Value):
             return _binary("pow", rules.pow_, self, exponent)
         if isinstance(exponent, Real) and not isinstance(exponent, bool):
-            return _unary("pow_const", rules.pow_const, self, exponent)
+            return _unary("pow_const", rules.pow_const, self, to_float(exponent))
         raise TypeError(
             f"Value ** exponent: the exponent must be a real number or a Value, "
             f"got {type(exponent).__name__} ({exponent!r})"
@@ -175,7 +177,7 @@ class Value:
         if grad is None:
             return 1.0
         if isinstance(grad, Real) and not isinstance(grad, bool):
-            return float(grad)
+            return to_float(grad)
         raise TypeError(f"Value.backward: grad must be a real number, got {type(grad).__name__}")
 
     def zero_grad(self) -> None:
@@ -207,8 +209,13 @@ def _lift(other: Any, symbol: str) -> Value:
     kind = type(other)
     if kind is Value:
         return other
-    if kind is float or kind is int:  # the common case, without the ABC check below
-        return _node(float(other), (), (), "", formulas.LIFTED)
+    if kind is float:  # the common cases, without the ABC check below
+        return _node(other, (), (), "", formulas.LIFTED)
+    if kind is int:
+        try:
+            return _node(float(other), (), (), "", formulas.LIFTED)
+        except OverflowError:  # an int beyond the float range: IEEE rounds it to ±inf
+            return _node(to_float(other), (), (), "", formulas.LIFTED)
     if isinstance(other, Value):
         return other
     if isinstance(other, Real):
@@ -279,8 +286,8 @@ def check_slope(slope: Any, where: str = "leaky_relu", name: str = "slope") -> f
     Raises:
         TypeError: ``slope`` is not a finite real number (or is a bool).
     """
-    if not isinstance(slope, Real) or isinstance(slope, bool) or not math.isfinite(slope):
-        raise TypeError(f"{where}: {name} must be a finite real number, got {slope!r}")
+    if not isinstance(slope, Real) or isinstance(slope, bool) or not math.isfinite(to_float(slope)):
+        raise TypeError(f"{where}: {name} must be a finite real number, got {slope!r:.40}")  # 10**400: inf
     return float(slope)
 
 

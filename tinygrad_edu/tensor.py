@@ -26,6 +26,11 @@ own array (an optimiser may scale it in place); intermediate nodes may share the
 with a child (``+`` hands the upstream gradient on without copying it). Edges into a tensor
 that does not require grad keep the rule's raw elementwise local: no gradient flows there.
 
+Numbers follow IEEE semantics silently, as in the scalar engine: overflow gives inf, an
+invalid operation nan, and numpy's RuntimeWarnings are off while an op computes (so
+``-W error`` never turns them into exceptions mid-graph; ``detect_anomaly()`` is the way to
+stop at the first non-finite value).
+
 Bad arguments are refused before any node exists, with a message naming the op, the shapes
 and the value: those checks live in :mod:`tinygrad_edu.tensor_checks`.
 
@@ -50,6 +55,7 @@ from .errors import GradError, ShapeError
 from .jacobians import IDENTITY, Cast, Local, Unbroadcast, index_text
 from .modes import state as _state
 from .numerics import ArrayMath as _AM
+from .numerics import quiet_numpy, restore_numpy, to_float
 from .scalar import Value, check_slope
 
 # Validation and error messages live in tensor_checks; to_array is also imported from here.
@@ -179,13 +185,15 @@ class Tensor:
         """``x ** p``: a number exponent is a constant of the node (``arg``); a tensor exponent
         gets an edge (∂/∂p = xᵖ·ln x)."""
         kind = exponent.__class__
-        if kind is int or kind is float:
+        if kind is float:
             return _unary("pow_const", rules.pow_const, self, exponent)
+        if kind is int:  # an int beyond the float range is ±inf (IEEE), not an OverflowError
+            return _unary("pow_const", rules.pow_const, self, to_float(exponent))
         if isinstance(exponent, (Tensor, Value, np.ndarray, list)):
             return _binary("pow", rules.pow_, self, _lift(exponent, self, "**"))
         if isinstance(exponent, Real) and not isinstance(exponent, bool):
             value = exponent.item() if isinstance(exponent, np.generic) else exponent
-            return _unary("pow_const", rules.pow_const, self, value)
+            return _unary("pow_const", rules.pow_const, self, to_float(value))
         raise TypeError(
             f"Tensor ** exponent: the exponent must be a real number or a Tensor, "
             f"got {type(exponent).__name__} ({exponent!r:.40})"
@@ -195,13 +203,13 @@ class Tensor:
         return _binary("pow", rules.pow_, _lift(base, self, "**"), self)
 
     def __neg__(self) -> Tensor:
-        return _unary("neg", rules.neg, self)
+        return _unary("neg", rules.neg, self, quiet=False)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __abs__(self) -> Tensor:
-        return _unary("abs", rules.abs_, self)
+        return _unary("abs", rules.abs_, self, quiet=False)
 
     def __matmul__(self, other: Any) -> Tensor:
         return _matmul(self, _lift(other, self, "@"))
@@ -225,7 +233,7 @@ class Tensor:
 
     def tanh(self) -> Tensor:
         """tanh x; local derivative 1 − tanh²x."""
-        return _unary("tanh", rules.tanh, self)
+        return _unary("tanh", rules.tanh, self, quiet=False)
 
     def sigmoid(self) -> Tensor:
         """σ(x) (stable for ±1000); local derivative σ(x)(1 − σ(x)) ≤ 0.25."""
@@ -233,7 +241,7 @@ class Tensor:
 
     def relu(self) -> Tensor:
         """max(x, 0); local derivative 1 where x > 0, else 0."""
-        return _unary("relu", rules.relu, self)
+        return _unary("relu", rules.relu, self, quiet=False)
 
     def leaky_relu(self, slope: float = 0.01) -> Tensor:
         """x where x > 0, else slope·x; local derivative 1 or slope."""
@@ -249,7 +257,7 @@ class Tensor:
 
     def abs(self) -> Tensor:
         """|x|; local derivative sign(x) (0 at 0)."""
-        return _unary("abs", rules.abs_, self)
+        return _unary("abs", rules.abs_, self, quiet=False)
 
     def sin(self) -> Tensor:
         """sin x; local derivative cos x."""
@@ -284,28 +292,35 @@ class Tensor:
         return _apply("logsumexp", trules.logsumexp, (self,), arg)
 
     def softmax(self, axis: int = -1) -> Tensor:
-        """softmax along ``axis``, stable. Local derivative softmax(x)ᵢ(δᵢⱼ − softmax(x)ⱼ)."""
+        """softmax along ``axis``, stable. Local derivative softmax(x)ᵢ(δᵢⱼ − softmax(x)ⱼ).
+
+        An empty ``axis`` gives an empty result (PyTorch's behaviour: no output is undefined),
+        where ``mean``/``max``/``logsumexp`` over an empty axis raise ShapeError.
+        """
         return _apply("softmax", trules.softmax, (self,), one_axis("softmax", self, axis))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        """log softmax along ``axis``, stable. Local derivative δᵢⱼ − softmax(x)ⱼ."""
+        """log softmax along ``axis``, stable. Local derivative δᵢⱼ − softmax(x)ⱼ. An empty
+        ``axis`` gives an empty result, as for :meth:`softmax`."""
         return _apply("log_softmax", trules.log_softmax, (self,), one_axis("log_softmax", self, axis))
 
     # --- shape ops ---
 
     def reshape(self, *shape: Any) -> Tensor:
         """Same elements in a new shape (``reshape(2, 3)`` or ``reshape((2, -1))``)."""
-        return _apply("reshape", trules.reshape, (self,), new_shape(self, shape))
+        return _apply("reshape", trules.reshape, (self,), new_shape(self, shape), quiet=False)
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute the axes (``transpose()`` reverses them, as numpy)."""
-        return _apply("transpose", trules.transpose, (self,), permutation("transpose", self, axes))
+        return _apply(
+            "transpose", trules.transpose, (self,), permutation("transpose", self, axes), quiet=False
+        )
 
     def permute(self, *axes: Any) -> Tensor:
         """Permute the axes into the given order (every axis named once)."""
         if not axes:
             raise TypeError("permute: give the new order of the axes, e.g. permute(1, 0)")
-        return _apply("transpose", trules.transpose, (self,), permutation("permute", self, axes))
+        return _apply("transpose", trules.transpose, (self,), permutation("permute", self, axes), quiet=False)
 
     @property
     def T(self) -> Tensor:
@@ -317,7 +332,7 @@ class Tensor:
         picked more than once accumulate."""
         index = normalize_index(index)
         try:
-            return _apply("getitem", trules.getitem, (self,), index)
+            return _apply("getitem", trules.getitem, (self,), index, quiet=False)
         except IndexError as error:
             raise IndexError(
                 f"getitem: index [{index_text(index)}] does not fit a tensor of shape {self.shape}: {error}"
@@ -427,7 +442,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     others = {s[:axis] + s[axis + 1 :] for s in shapes}
     if len(others) > 1:
         raise ShapeError(f"concatenate: shapes {shapes} must agree on every axis except axis {axis}")
-    return _apply("concatenate", trules.concatenate, tuple(tensors), axis)
+    return _apply("concatenate", trules.concatenate, tuple(tensors), axis, quiet=False)
 
 
 def stack(tensors: Any, axis: int = 0) -> Tensor:
@@ -437,7 +452,7 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
     if len(set(shapes)) > 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {shapes}")
     axis = check_axis("stack", axis, shapes[0] + (1,))
-    return _apply("stack", trules.stack, tuple(tensors), axis)
+    return _apply("stack", trules.stack, tuple(tensors), axis, quiet=False)
 
 
 # --- operands: Python numbers and arrays as Tensors ----------------------------------------------
@@ -449,8 +464,13 @@ def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
     kind = other.__class__
     if kind is Tensor:
         return other
-    if kind is float or kind is int:
+    if kind is float:
         return _constant(other, like.data.dtype)
+    if kind is int:
+        try:
+            return _constant(other, like.data.dtype)
+        except OverflowError:  # an int beyond the float range: IEEE rounds it to ±inf
+            return _constant(to_float(other), like.data.dtype)
     if isinstance(other, Tensor):
         return other
     if isinstance(other, Value):
@@ -458,7 +478,7 @@ def _lift(other: Any, like: Tensor, symbol: str) -> Tensor:
             f"cannot mix Value and Tensor in {symbol!r}: use Tensor(value.data), or tensor.item() for a Value"
         )
     if isinstance(other, (Real, np.bool_)) and not isinstance(other, np.ndarray):
-        return _constant(other, like.data.dtype)
+        return _constant(to_float(other), like.data.dtype)
     if isinstance(other, (np.ndarray, list, tuple)):
         return Tensor(other)
     raise TypeError(
@@ -509,11 +529,24 @@ def _node(data: np.ndarray, op: str, arg: Any, inputs: tuple, local_grads: tuple
     return node
 
 
-def _unary(op: str, compute: Any, x: Tensor, arg: Any = None) -> Tensor:
-    if arg is None:
-        out, (local,) = compute(_AM, x.data)
-    else:
-        out, (local,) = compute(_AM, x.data, arg)
+#: The rules whose numpy calls raise no floating-point error on any input (±inf, nan, 1e308,
+#: subnormals): sign flips, comparisons, indexing and copies. tanh's 1 − y² can only underflow,
+#: which numpy ignores unless asked to (np.seterr(under=...)). Their ops skip silencing numpy
+#: (``quiet=False``), which costs about 0.2 µs, as much as a tiny op's own arithmetic;
+#: tests/test_numpy_warnings.py checks every op with warnings raised as errors.
+SILENT = ("neg", "abs", "relu", "tanh", "reshape", "transpose", "getitem", "concatenate", "stack")
+
+
+def _unary(op: str, compute: Any, x: Tensor, arg: Any = None, quiet: bool = True) -> Tensor:
+    token = quiet_numpy() if quiet else None  # IEEE results (inf, nan) without numpy's warnings
+    try:
+        if arg is None:
+            out, (local,) = compute(_AM, x.data)
+        else:
+            out, (local,) = compute(_AM, x.data, arg)
+    finally:
+        if token is not None:
+            restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if x.requires_grad and _state.grad_enabled:
@@ -526,11 +559,14 @@ def _unary(op: str, compute: Any, x: Tensor, arg: Any = None) -> Tensor:
 def _binary(op: str, compute: Any, a: Tensor, b: Tensor) -> Tensor:
     ad = a.data
     bd = b.data
+    token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings
     try:
         out, (la, lb) = compute(_AM, ad, bd)
     except ValueError:
         check_broadcast(op, ad.shape, bd.shape)
         raise
+    finally:
+        restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
@@ -575,10 +611,24 @@ def _fit(local: Any, parent: Tensor, out: np.ndarray) -> Any:
     return local
 
 
-def _apply(op: str, compute: Any, inputs: tuple, arg: Any = None) -> Tensor:
+#: The ``arg`` of :func:`_apply` when the op takes none. A sentinel, not None, because None is a
+#: real argument of some ops: ``t[None]`` indexes with None (a new axis).
+NO_ARG = object()
+
+
+def _apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG, quiet: bool = True) -> Tensor:
     """Build a node of a tensor rule (matmul, reductions, shape ops, softmax, losses)."""
     datas = [t.data for t in inputs]
-    out, locals_ = compute(_AM, *datas) if arg is None else compute(_AM, *datas, arg)
+    token = quiet_numpy() if quiet else None  # IEEE results (inf, nan) without numpy's warnings
+    try:
+        if arg is NO_ARG:
+            out, locals_ = compute(_AM, *datas)
+            arg = None  # what node.arg holds for an op without one
+        else:
+            out, locals_ = compute(_AM, *datas, arg)
+    finally:
+        if token is not None:
+            restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
     if _state.grad_enabled and any(t.requires_grad for t in inputs):

@@ -23,6 +23,7 @@ import numpy as np
 from . import graph, rules, tensor
 from . import tensor_rules as trules
 from .errors import AnomalyError, ShapeError
+from .numerics import to_float
 from .scalar import Value
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -66,10 +67,18 @@ def to_array(data: Any, where: str) -> np.ndarray:
     elif kind == "c":
         raise TypeError(f"{where}: complex numbers are not supported (got dtype {array.dtype})")
     elif kind == "O":
+        if array.size and all(_is_number(item) for item in array.flat):
+            # Python ints beyond int64 (10**400): numpy keeps them as objects. IEEE rounds each
+            # to the nearest float64, ±inf for those beyond the float range.
+            return np.array([to_float(item) for item in array.flat], dtype=np.float64).reshape(array.shape)
         raise TypeError(_object_message(where, array))
     else:
         raise TypeError(f"{where}: expected numeric data, got dtype {array.dtype} ({data!r:.40})")
     return np.array(array, dtype=dtype, copy=True)
+
+
+def _is_number(item: Any) -> bool:
+    return isinstance(item, (Real, np.number)) and not isinstance(item, (Value, complex, np.complexfloating))
 
 
 def _object_message(where: str, array: np.ndarray) -> str:

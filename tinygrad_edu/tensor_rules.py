@@ -3,15 +3,17 @@
 They join the elementwise rules of :mod:`tinygrad_edu.rules` in the same :data:`RULES` table,
 with the same shape: ``compute(m, *inputs[, arg]) -> (output, locals)``, forward next to local
 derivative, plus the formulas that pictures print. ``inputs`` are numpy arrays, ``arg`` is the
-node's static parameter (the axes, the new shape, the index ...), passed only when it is not
-None, so any node can be recomputed as
+node's static parameter (the axes, the new shape, the index ...), passed only when the op has
+one (``getitem`` always gets its index, which may be None itself: ``t[None]``), so a node of
+an op with an argument can be recomputed as
 ``RULES[node.op].compute(ArrayMath, *[p.data for p in node.parents], node.arg)``.
 
 A local here is either an array (the elementwise or gradient array, when the output is a
 single number, e.g. a loss) or one of the small linear maps of :mod:`tinygrad_edu.jacobians`
 that the backward loop applies by ``local * upstream``.
 
-Validation (types, shapes, axes) happens in :mod:`tinygrad_edu.tensor` before these run.
+Validation (types, shapes, axes) happens in :mod:`tinygrad_edu.tensor` before these run, and
+they run with numpy's floating-point warnings off (IEEE results, silently: log 0 = −inf).
 """
 
 from __future__ import annotations
@@ -112,9 +114,8 @@ def logsumexp(m, x, arg):
     c = np.where(np.isfinite(c), c, 0).astype(x.dtype)  # a row of all −inf stays −inf, not nan
     e = np.exp(x - c)
     s = e.sum(axis=arg.axis, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):  # all −inf: y = −inf, weights nan
-        out = c + np.log(s)
-        weights = e / s
+    out = c + np.log(s)  # all −inf: y = −inf, weights nan (silently: ops run with numpy quiet)
+    weights = e / s
     if not arg.keepdims:
         out = np.squeeze(out, axis=_reduced(x, arg.axis))
     return out, (Expand(weights, x.shape, x.dtype, _reduced(x, arg.axis), arg.keepdims),)
@@ -171,14 +172,23 @@ def stack(m, *inputs):
 
 
 def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
-    """x − max(x) along ``axis`` (0 where the max is not finite): exp of it never overflows."""
-    c = x.max(axis=axis, keepdims=True)
+    """x − max(x) along ``axis`` (0 where the max is not finite): exp of it never overflows.
+
+    An empty ``axis`` has no maximum (``initial=−inf`` stands in for it): the result is empty.
+    """
+    c = x.max(axis=axis, keepdims=True, initial=-np.inf)
     return x - np.where(np.isfinite(c), c, 0).astype(x.dtype)
 
 
 @rule("softmax", "softmax", "eˣⁱ / Σⱼ eˣʲ", "softmax(x)ᵢ(δᵢⱼ − softmax(x)ⱼ)")
 def softmax(m, x, axis):
-    """softmax along ``axis``, computed from x − max x (stable for ±1000)."""
+    """softmax along ``axis``, computed from x − max x (stable for ±1000).
+
+    NOTE: along an empty axis (shape (2, 0), axis −1) the result is empty too, as in PyTorch:
+    softmax keeps the input's shape, so no output element is undefined. (The reductions
+    ``mean``/``max``/``logsumexp`` refuse an empty axis instead: each of their outputs would be
+    a mean or maximum of nothing.)
+    """
     e = np.exp(_shifted(x, axis))
     s = e / e.sum(axis=axis, keepdims=True)
     return s, (SoftmaxJacobian(s, axis),)
@@ -186,12 +196,14 @@ def softmax(m, x, axis):
 
 @rule("log_softmax", "log softmax", "xᵢ − ln Σⱼ eˣʲ", "δᵢⱼ − softmax(x)ⱼ")
 def log_softmax(m, x, axis):
-    """log softmax along ``axis``: (x − c) − ln Σ exp(x − c) with c = max x; never log(0)."""
+    """log softmax along ``axis``: (x − c) − ln Σ exp(x − c) with c = max x; never log(0).
+
+    NOTE: an empty ``axis`` gives an empty result, as for :func:`softmax`.
+    """
     z = _shifted(x, axis)
     e = np.exp(z)
     s = e.sum(axis=axis, keepdims=True)
-    with np.errstate(divide="ignore"):
-        out = z - np.log(s)
+    out = z - np.log(s)
     return out, (LogSoftmaxJacobian(e / s, axis),)
 
 
@@ -216,8 +228,7 @@ def mse_loss(m, pred, target):
 
 def _xdivy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """x / y with 0 where x == 0 (the limit that goes with 0·ln 0 = 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x == 0, 0, x / y)
+    return np.where(x == 0, 0, x / y)
 
 
 @rule(
@@ -240,12 +251,11 @@ def binary_cross_entropy(m, prob, target):
     For real stability feed logits to :func:`binary_cross_entropy_with_logits`.
     """
     n = prob.size
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_p = np.log(prob)
-        log_q = np.log1p(-prob)
-        terms = m.xlogy(target, prob) + np.where(target == 1, 0, (1 - target) * log_q)
-        local_p = (_xdivy(1 - target, 1 - prob) - _xdivy(target, prob)) / n
-        local_t = (log_q - log_p) / n
+    log_p = np.log(prob)
+    log_q = np.log1p(-prob)
+    terms = m.xlogy(target, prob) + np.where(target == 1, 0, (1 - target) * log_q)
+    local_p = (_xdivy(1 - target, 1 - prob) - _xdivy(target, prob)) / n
+    local_t = (log_q - log_p) / n
     return -np.mean(terms), (local_p, local_t)
 
 

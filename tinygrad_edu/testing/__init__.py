@@ -39,7 +39,7 @@ The modules, one responsibility each:
 
 * :mod:`~tinygrad_edu.testing.check` — :func:`gradcheck` itself: arguments, mode, restoring state;
 * :mod:`~tinygrad_edu.testing.finite_differences` — perturbing inputs and comparing Jacobians
-  (full mode) or random projections of them (fast mode);
+  (full mode), or random projections and spot-checked elements of uᵀJ (fast mode);
 * :mod:`~tinygrad_edu.testing.report` — :class:`GradcheckReport`, :class:`InputCheck`,
   :class:`GradcheckError`;
 * :mod:`~tinygrad_edu.testing.strategies` — :func:`shapes`, :func:`broadcastable_shapes`,
@@ -51,7 +51,7 @@ The modules, one responsibility each:
 
 from .check import FULL_MODE_MAX_EVALUATIONS, gradcheck
 from .dags import EXPRESSION_OPS, Const, DagStep, ExpressionDag, apply_op, expression_dags
-from .finite_differences import LOCALIZE_MAX_ELEMENTS
+from .finite_differences import LOCALIZE_MAX_ELEMENTS, PROJECTIONS, SPOT_CHECK_ELEMENTS
 from .report import GradcheckError, GradcheckReport, InputCheck
 from .strategies import DOMAINS, arrays, axes, broadcastable_shapes, shapes, tensors
 
@@ -62,6 +62,8 @@ __all__ = [
     "GradcheckError",
     "FULL_MODE_MAX_EVALUATIONS",
     "LOCALIZE_MAX_ELEMENTS",
+    "SPOT_CHECK_ELEMENTS",
+    "PROJECTIONS",
     "DOMAINS",
     "shapes",
     "broadcastable_shapes",

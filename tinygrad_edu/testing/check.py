@@ -54,15 +54,30 @@ def gradcheck(
         eps: the finite-difference step (> 0).
         atol, rtol: absolute and relative tolerance (≥ 0).
         mode: ``"full"`` compares the whole Jacobian: one backward pass per output element and
-            one perturbation pair per input element. ``"fast"`` compares the projection ``uᵀJv``
-            for random unit vectors u (over the output) and v (over each input) with the
-            directional difference ``(uᵀf(x+eps·v) − uᵀf(x−eps·v)) / (2·eps)``: one backward
-            pass and two forward passes per input, whatever the sizes. When a projection fails,
-            the input is searched element by element (≤ :data:`LOCALIZE_MAX_ELEMENTS`
-            elements) to name the worst one. ``"auto"`` picks full when it costs at most
-            :data:`FULL_MODE_MAX_EVALUATIONS` evaluations (``n_out + 2·Σ n_in``), else fast.
+            one perturbation pair per input element. ``"fast"`` runs a single backward pass,
+            of random signs u = ±1 over the output, which gives the vector–Jacobian product
+            uᵀJ for every input, and checks it two ways: (1) :data:`PROJECTIONS` projections
+            ``uᵀJv`` on random unit vectors v against the directional difference
+            ``(uᵀf(x+eps·v) − uᵀf(x−eps·v)) / (2·eps)`` — they see an error spread over many
+            elements; (2) a spot check of single elements ``(uᵀJ)[j]`` against their own
+            central differences at :data:`SPOT_CHECK_ELEMENTS` positions per input — all of
+            them when the input has no more, else a uniform random sample. Why both: a
+            projection dilutes an error confined to one element (one element of 2,000 wrong by
+            1 % moves uᵀJv by about 0.02 %, far inside rtol), while a spot check of element j
+            sees it at full size. So an analytic gradient wrong in one element j (beyond the
+            tolerance in ``(uᵀJ)[j]``) is caught for certain in an input of up to
+            :data:`SPOT_CHECK_ELEMENTS` elements, and with probability at least
+            ``SPOT_CHECK_ELEMENTS / n`` in an input of n elements (k wrong elements: at least
+            ``1 − (1 − SPOT_CHECK_ELEMENTS/n)^k``). One caveat of any vector–Jacobian check:
+            ``(uᵀJ)[j] = Σₖ uₖ·J[k, j]`` sums a column, so one wrong entry of a dense column is
+            diluted by the others; full mode compares every entry. Cost: one backward pass and
+            ``2·(PROJECTIONS + min(n, SPOT_CHECK_ELEMENTS))`` forward passes per input of n
+            elements. When only a projection fails, the remaining elements are compared too
+            (≤ :data:`LOCALIZE_MAX_ELEMENTS` elements) to name the worst one. ``"auto"`` picks
+            full when it costs at most :data:`FULL_MODE_MAX_EVALUATIONS` evaluations
+            (``n_out + 2·Σ n_in``), else fast.
         raise_exception: raise :class:`GradcheckError` on a mismatch (else just report it).
-        seed: seeds the random vectors of the fast mode.
+        seed: seeds the random signs, directions and spot-checked elements of the fast mode.
 
     Returns:
         A :class:`GradcheckReport`.

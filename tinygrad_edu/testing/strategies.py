@@ -13,24 +13,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor
 
-#: The value domains of :func:`arrays` and :func:`tensors`.
+#: The value domains of :func:`arrays` and :func:`tensors`, with their default ``bound`` B = 3.
 DOMAINS: dict[str, str] = {
-    "real": "any float in [−3, 3] (for smooth ops: tanh, sigmoid, exp, +, ×, ...)",
-    "positive": "floats in [0.25, 3] (for log, sqrt, divisors and pow bases)",
-    "unit": "floats in [1/16, 15/16], inside (0, 1) (probabilities, targets of cross-entropy)",
+    "real": "any float in [−B, B] (for smooth ops: tanh, sigmoid, exp, +, ×, ...)",
+    "positive": "floats in [B/12, B], [0.25, 3] by default (for log, sqrt, divisors and pow bases)",
+    "unit": "floats in [1/16, 15/16], inside (0, 1) (probabilities, targets of cross-entropy); no bound",
     "away_from_kinks": (
-        "distinct floats in about [−3, 3], at least 0.75·h from 0 and 0.5·h from each other, with "
-        "h = 3/max(30, size) (h = 0.1 up to 30 elements): relu, abs, leaky_relu (kink at 0) and "
+        "distinct floats in about [−B, B], at least 0.75·h from 0 and 0.5·h from each other, with "
+        "h = B/max(30, size) (h = 0.1 up to 30 elements): relu, abs, leaky_relu (kink at 0) and "
         "max (kink at ties) are differentiable there with room for finite differences"
     ),
 }
+#: The default ``bound`` B of the domains that take one: small enough that exp, sinh-like growth
+#: and float32 rounding stay tame, so a default property test checks the derivative, not overflow.
+DEFAULT_BOUND = 3.0
 _BOUNDS = {"real": (-3.0, 3.0), "positive": (0.25, 3.0), "unit": (0.0625, 0.9375)}  # exact in float32
 
 
@@ -107,13 +110,32 @@ def axes(ndim: int):
     return st.one_of(st.none(), st.integers(-ndim, ndim - 1), tuples)
 
 
-def _check_domain(domain: str, dtype: Any) -> np.dtype:
+def _check_domain(domain: str, dtype: Any, bound: Any = None) -> tuple[np.dtype, float]:
+    """The dtype, and the bound B as a float (``DEFAULT_BOUND`` when None), both checked."""
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(map(repr, DOMAINS))}")
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
+    if bound is None:
+        return dtype, DEFAULT_BOUND
+    if domain == "unit":
+        raise ValueError("domain 'unit' takes no bound: it stays inside (0, 1)")
+    if not isinstance(bound, Real) or isinstance(bound, bool):
+        raise TypeError(f"bound must be a real number, got {type(bound).__name__} ({bound!r})")
+    limit = float(np.finfo(dtype).max) / 16
+    if not (0 < bound <= limit):
+        raise ValueError(f"bound must be a number in (0, {limit:.3g}] for {dtype}, got {bound!r}")
+    return dtype, float(bound)
+
+
+def _limits(domain: str, bound: float, dtype: np.dtype) -> tuple[float, float]:
+    """[low, high] of a "real" or "positive" domain with bound B, both exact in ``dtype``."""
+    if bound == DEFAULT_BOUND:
+        return _BOUNDS[domain]  # the default, kept bit for bit
+    high = float(np.asarray(bound, dtype))
+    low = -high if domain == "real" else float(np.asarray(bound / 12, dtype))
+    return low, high
 
 
 def _draw_shape(draw, shape: Any) -> tuple:
@@ -125,12 +147,12 @@ def _draw_shape(draw, shape: Any) -> tuple:
     return tuple(shape)
 
 
-def _draw_array(draw, shape: Any, domain: str, dtype: np.dtype) -> np.ndarray:
+def _draw_array(draw, shape: Any, domain: str, dtype: np.dtype, bound: float = DEFAULT_BOUND) -> np.ndarray:
     st, hnp = _hypothesis()
     shape = _draw_shape(draw, shape)
     if domain == "away_from_kinks":
-        return _draw_separated(draw, shape, dtype)
-    low, high = _BOUNDS[domain]
+        return _draw_separated(draw, shape, dtype, bound)
+    low, high = _BOUNDS[domain] if domain == "unit" else _limits(domain, bound, dtype)
     width = 32 if dtype == np.float32 else 64
     elements = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width)
     # fill=nothing: every element is drawn on its own. With Hypothesis's default fill most small
@@ -138,39 +160,52 @@ def _draw_array(draw, shape: Any, domain: str, dtype: np.dtype) -> np.ndarray:
     return draw(hnp.arrays(dtype, shape, elements=elements, fill=st.nothing()))
 
 
-def _draw_separated(draw, shape: tuple, dtype: np.dtype) -> np.ndarray:
+def _draw_separated(draw, shape: tuple, dtype: np.dtype, bound: float = DEFAULT_BOUND) -> np.ndarray:
     """Distinct values on a grid of spacing h, jittered by at most h/4, never near 0.
 
     Distinct non-zero integers m (drawn from ±1..±K, K = max(30, size)) become
-    ``(m + jitter)·h`` with ``h = 3/K`` and ``|jitter| ≤ 1/4``.
+    ``(m + jitter)·h`` with ``h = B/K`` (B the bound, 3 by default) and ``|jitter| ≤ 1/4``.
     """
     st, hnp = _hypothesis()
     size = int(np.prod(shape, dtype=np.int64))
     k = max(30, size)
-    step = 3.0 / k
+    step = bound / k
     integers = draw(st.lists(st.integers(-k, k - 1), min_size=size, max_size=size, unique=True))
     grid = np.array([m if m < 0 else m + 1 for m in integers], dtype=np.float64)  # skip 0
     jitter = draw(hnp.arrays(np.float64, size, elements=st.floats(-0.25, 0.25, allow_subnormal=False)))
     return ((grid + jitter) * step).reshape(shape).astype(dtype)
 
 
-def arrays(shape: Any, domain: str = "real", dtype: Any = np.float64):
+def arrays(shape: Any, domain: str = "real", dtype: Any = np.float64, bound: float | None = None):
     """Numpy arrays of ``shape`` (a tuple, an int, or a strategy of shapes) in a value domain.
 
-    Domains (see :data:`DOMAINS`): ``"real"`` [−3, 3]; ``"positive"`` [0.25, 3];
-    ``"unit"`` [1/16, 15/16]; ``"away_from_kinks"`` distinct values away from 0. ``dtype`` is
-    float64 or float32. Example::
+    Domains (see :data:`DOMAINS`): ``"real"`` [−B, B]; ``"positive"`` [B/12, B];
+    ``"unit"`` [1/16, 15/16]; ``"away_from_kinks"`` distinct values in about [−B, B], away from 0.
+    ``bound`` is B, 3 by default: widen it when a derivative could go wrong only for large
+    inputs (a branch at |x| > 5, a large-argument approximation), since a property test only
+    sees the range it draws from. (Finite differences need room: keep B where ``fn`` does not
+    overflow and its derivative is not tiny next to its value.) ``dtype`` is float64 or float32.
+    Example::
 
         @given(arrays(shapes(), domain="positive"))
         def test_log(a):
             gradcheck(lambda t: t.log(), Tensor(a, requires_grad=True))
+
+        @given(arrays(shapes(), domain="real", bound=50))    # values in [−50, 50]
+        def test_softsign(a): ...
+
+    Raises:
+        ValueError: an unknown domain or dtype, a bound ≤ 0 or too large for the dtype, or a
+            bound for ``"unit"``; TypeError: a bound that is not a real number.
     """
-    dtype = _check_domain(domain, dtype)
-    return _composite(_draw_array)(shape, domain, dtype)
+    dtype, bound = _check_domain(domain, dtype, bound)
+    return _composite(_draw_array)(shape, domain, dtype, bound)
 
 
-def _draw_tensor(draw, shape: Any, domain: str, dtype: np.dtype, requires_grad: bool, label: str):
-    data = _draw_array(draw, shapes() if shape is None else shape, domain, dtype)
+def _draw_tensor(
+    draw, shape: Any, domain: str, dtype: np.dtype, requires_grad: bool, label: str, bound: float
+):
+    data = _draw_array(draw, shapes() if shape is None else shape, domain, dtype, bound)
     return Tensor(data, requires_grad=requires_grad, label=label)
 
 
@@ -180,14 +215,16 @@ def tensors(
     requires_grad: bool = True,
     dtype: Any = np.float64,
     label: str = "",
+    bound: float | None = None,
 ):
     """``Tensor`` s with data from :func:`arrays`; ``shape=None`` draws one from :func:`shapes`.
 
+    ``domain`` and ``bound`` as in :func:`arrays` (``bound=50``: values in [−50, 50] for "real").
     Example::
 
         @given(tensors(domain="away_from_kinks"))
         def test_relu(x):
             gradcheck(lambda t: t.relu(), x)
     """
-    dtype = _check_domain(domain, dtype)
-    return _composite(_draw_tensor)(shape, domain, dtype, bool(requires_grad), label)
+    dtype, bound = _check_domain(domain, dtype, bound)
+    return _composite(_draw_tensor)(shape, domain, dtype, bool(requires_grad), label, bound)
