@@ -222,10 +222,11 @@ class TorchNode:
     def seed_grad(self, grad: Any) -> np.ndarray:
         """The gradient a replay of the backward loop starts from (1 for the scalar loss).
 
-        Replaying (``Graph.backward_steps()``, the viewer) sums the recorded contributions into
-        each node, which is exactly what torch did — unless a node has several outputs with
-        gradients: the contributions to different outputs have different shapes and cannot be
-        summed into one ``grad``, so the replay is refused rather than shown wrong.
+        Replaying (``Graph.backward_steps()``, the viewer) would sum the recorded contributions
+        into each node, which is what torch did; it is refused (a clear ``GradError``, nothing
+        changed) when a node has several outputs with gradients (their contributions have
+        different shapes and do not sum into one ``grad``) or when inner nodes have no recorded
+        value (the backward loop checks every gradient against its node's value shape).
         """
         if self.replay_refused:
             raise GradError(self.replay_refused)

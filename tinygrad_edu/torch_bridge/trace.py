@@ -247,6 +247,14 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
             f"{len(several) - 1} other node(s) have several outputs with gradients, which do not sum "
             "into one grad; its recorded gradients (node.grad, edge.contribution) are torch's own"
         )
+    unknown = [a for a in adapters.values() if a.kind == "op" and a is not root and a.data is None]
+    if unknown and not several:
+        root.replay_refused = (
+            f"backward: cannot replay this torch graph edge by edge: the backward loop checks every "
+            f"gradient against its node's value, and torch kept no value for {len(unknown)} of its "
+            f"nodes (e.g. {unknown[0].op!r}); its recorded gradients (node.grad, edge.contribution) "
+            "are torch's own"
+        )
     nodes = topological_order(root)
     if recording is None and owners is not None:
         _place_by_ownership(nodes)
