@@ -27,6 +27,8 @@ EXPERIMENTS = [
     "paths",
     "rnn",
     "adding",
+    "edge_of_chaos",
+    "isometry",
 ]
 
 

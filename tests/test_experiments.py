@@ -76,6 +76,8 @@ def test_registry_lists_every_experiment_module():
         "paths",
         "rnn",
         "adding",
+        "edge_of_chaos",
+        "isometry",
     ]
     for name in experiments.names():
         module = experiments.load(name)

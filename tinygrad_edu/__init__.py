@@ -5,6 +5,7 @@ Scalar graphs (:class:`Value`), numpy tensor graphs (:class:`Tensor`), the expli
 :func:`name_scope`). The engine depends on numpy only; pictures live in the separate ``viz``.
 """
 
+from . import theory  # numpy only: mean-field predictions of every layer's gradient gain
 from .errors import (
     AnomalyError,
     GradError,
@@ -56,6 +57,7 @@ __all__ = [
     "LoadError",
     "OutputPathError",
     "OutputNameError",
+    "theory",
     "from_torch",
     "torch_scopes",
 ]

@@ -87,6 +87,9 @@ def draw(source: Any, **options: Any) -> Drawing:
         path_limit: highlight mode refuses graphs with more root→node paths than this.
         size, dpi: the largest picture, in inches (default (40, 40)) and dots per inch (default
             96): Graphviz scales larger layouts down, which caps PNG size at 3840 px.
+        predicted: ``{layer name or scope: gain}`` — in the layer view, each route from the layer
+            just below shows this ``predicted`` gain beside the measured one; e.g.
+            ``diagnostics.predict.layer_gains(model)``, what mean-field theory predicts.
 
     Returns:
         a :class:`Drawing` (a ``graphviz.Digraph``): ``.source`` is the DOT text; in Jupyter it

@@ -85,7 +85,7 @@ def build_scene(source: Any, **options: Any) -> Scene:
                 highlight=next((n.id for n in nodes if n.target), None),
                 options=opts,
                 total_nodes=len(graph.nodes),
-                notes=_notes(kind, has_grad, target is not None, used) + notes,
+                notes=_notes(kind, has_grad, target is not None, used, bool(opts.predicted)) + notes,
             )
         return _node_scene(graph, opts, kind, has_grad, reference, target)
 
@@ -286,9 +286,11 @@ def _running_products(graph, target, limit, kind) -> tuple[dict, dict]:
     return running, {target: total}
 
 
-def _notes(kind: str, has_grad: bool, highlighted: bool, grouped: str | None) -> tuple:
+def _notes(
+    kind: str, has_grad: bool, highlighted: bool, grouped: str | None, predicted: bool = False
+) -> tuple:
     """The legend lines that explain this particular drawing."""
-    notes = list(grouped_notes(grouped)) if grouped else []
+    notes = list(grouped_notes(grouped, predicted)) if grouped else []
     if not grouped:
         if kind == "tensor":
             notes.append("node: label = op, shape, data mean and ‖·‖, gradient norm")

@@ -44,7 +44,7 @@ def _count_nonfinite(*arrays: Any) -> int:
     return total
 
 
-def _layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
+def layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
     """``[(scope name, layer module, activation module after it or None)]`` in model order.
 
     A layer is a module that directly owns a parameter called ``weight``; an activation is a
@@ -128,7 +128,7 @@ def step_record(
 
 def _measure(model: Any, step: int, loss: Any) -> StepRecord:
     readings = []
-    for name, layer, activation in _layers_of(model):
+    for name, layer, activation in layers_of(model):
         weight = layer._parameters["weight"]
         reading = LayerReading(
             name,

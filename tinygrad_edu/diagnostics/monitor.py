@@ -14,8 +14,9 @@ import numpy as np
 
 from ..graph import norm
 from ..torch_bridge.convert import is_torch_module
+from . import predict
 from .judge import _judge
-from .measure import _layers_of, _measure, loss_value
+from .measure import _measure, layers_of, loss_value
 from .report import Diagnosis, StepRecord, _ratio
 from .through_time import recurrent_modules
 
@@ -58,7 +59,7 @@ class GradientMonitor:
         return super().__new__(cls)
 
     def __init__(self, model: Any):
-        layers = _layers_of(model)
+        layers = layers_of(model)
         if not layers and not recurrent_modules(model):
             raise ValueError(
                 f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter "
@@ -71,7 +72,7 @@ class GradientMonitor:
     def _weights(self) -> dict[str, np.ndarray]:
         return {
             name: np.array(layer._parameters["weight"].data, copy=True)
-            for name, layer, _ in _layers_of(self.model)
+            for name, layer, _ in layers_of(self.model)
         }
 
     def _measure(self, step: int, loss: Any) -> StepRecord:
@@ -138,13 +139,13 @@ class GradientMonitor:
         if not self.history:
             raise ValueError("GradientMonitor.report: nothing recorded yet; call record() after backward()")
         if upto is None:
-            return _judge(self.history)
+            return _with_theory(_judge(self.history), self.model)
         if not isinstance(upto, int) or isinstance(upto, bool) or not 1 <= upto <= len(self.history):
             raise ValueError(
                 f"GradientMonitor.report: upto must be an int from 1 to {len(self.history)} "
                 f"(the steps recorded), got {upto!r}"
             )
-        return _judge(self.history[:upto])
+        return _with_theory(_judge(self.history[:upto]), self.model)
 
     def __len__(self) -> int:
         return len(self.history)
@@ -179,7 +180,7 @@ def diagnose(
         from ..torch_bridge.diagnose import diagnose_torch
 
         return diagnose_torch(model, inputs, targets, loss_fn, loss)
-    layers = _layers_of(model)  # checked first: a model without layers never runs backward
+    layers = layers_of(model)  # checked first: a model without layers never runs backward
     recurrent = recurrent_modules(model)
     if not layers and not recurrent:
         raise ValueError(
@@ -196,7 +197,15 @@ def diagnose(
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
-    return _judge([_measure(model, 0, loss)])
+    return _with_theory(_judge([_measure(model, 0, loss)]), model)
+
+
+def _with_theory(diagnosis: Diagnosis, model: Any) -> Diagnosis:
+    """Add what mean-field theory predicts for a plain MLP (:mod:`.predict`) to the evidence."""
+    diagnosis.evidence["theory"] = predict.evidence(
+        model, diagnosis.layers, diagnosis.ratios.get("output_grad")
+    )
+    return diagnosis
 
 
 def _one_backward(model: Any, inputs: Any, targets: Any, loss_fn: Any) -> Any:

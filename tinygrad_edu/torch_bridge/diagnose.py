@@ -48,6 +48,11 @@ TORCH_WORDS = (
 )
 
 
+def _torch_diagnosis(diagnosis: Diagnosis) -> Diagnosis:
+    diagnosis.evidence["theory"] = None  # mean-field theory is made for our plain MLPs only
+    return in_torch_words(diagnosis)
+
+
 def in_torch_words(diagnosis: Diagnosis) -> Diagnosis:
     """The same diagnosis, its suggestions in torch's names (verdict and evidence untouched)."""
     suggestions = []
@@ -186,8 +191,20 @@ class TorchGradientMonitor(GradientMonitor):
     def _measure(self, step: int, loss: Any) -> StepRecord:
         return measure_torch(self.layers, self.watcher, step, loss)
 
-    def report(self) -> Diagnosis:
-        return in_torch_words(super().report())
+    def report(self, upto: int | None = None) -> Diagnosis:
+        """The verdict over the recorded steps (the first ``upto`` of them if given), judged as
+        for our models, its fixes in torch's names. The mean-field prediction our monitor adds
+        for a plain MLP of ours is not made for a torch model (``evidence["theory"]`` is None)."""
+        if not self.history:
+            raise ValueError("GradientMonitor.report: nothing recorded yet; call record() after backward()")
+        if upto is not None and (
+            not isinstance(upto, int) or isinstance(upto, bool) or not 1 <= upto <= len(self.history)
+        ):
+            raise ValueError(
+                f"GradientMonitor.report: upto must be an int from 1 to {len(self.history)} "
+                f"(the steps recorded), got {upto!r}"
+            )
+        return _torch_diagnosis(judge(self.history if upto is None else self.history[:upto]))
 
     def close(self) -> None:
         """Remove the hooks from the model (the history stays)."""
@@ -249,7 +266,7 @@ def diagnose_torch(
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
-    return in_torch_words(judge([measure_torch(layers, watcher, 0, loss)]))
+    return _torch_diagnosis(judge([measure_torch(layers, watcher, 0, loss)]))
 
 
 def trace_and_diagnose(model: Any, compute_loss: Any) -> tuple[Any, Diagnosis]:
@@ -274,4 +291,4 @@ def trace_and_diagnose(model: Any, compute_loss: Any) -> tuple[Any, Diagnosis]:
         watcher.remove()
     if not layers:
         raise ValueError(f"diagnose: {type(model).__name__} has no layer with a 'weight' parameter")
-    return graph, in_torch_words(judge([measure_torch(layers, watcher, 0, loss)]))
+    return graph, _torch_diagnosis(judge([measure_torch(layers, watcher, 0, loss)]))
