@@ -160,6 +160,9 @@ def test_monitor_in_a_torch_training_loop():
     assert step.update_ratio == pytest.approx(by_hand, rel=1e-5)
     assert monitor.losses == pytest.approx([r.loss for r in monitor.history])
     assert monitor.report().verdict == "healthy"
+    assert monitor.report(upto=1).verdict == "healthy" and monitor.report().theory is None
+    with pytest.raises(ValueError, match="upto must be an int from 1 to 3"):
+        monitor.report(upto=4)
     assert len(monitor.gradient_flow()["sequential.0"]) == 3
 
 
