@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_tensor.py
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_recurrent.py
+	$(PY) benchmarks/bench_torch.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks

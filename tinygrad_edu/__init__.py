@@ -24,6 +24,7 @@ from .ops import apply, op
 from .rules import RULES
 from .scalar import Value
 from .tensor import Tensor, concatenate, stack
+from .torch_bridge import from_torch, torch_scopes  # torch itself is imported only when used
 
 __version__ = "0.1.0"
 
@@ -62,4 +63,6 @@ __all__ = [
     "OutputPathError",
     "OutputNameError",
     "theory",
+    "from_torch",
+    "torch_scopes",
 ]

@@ -7,6 +7,7 @@ Subcommands::
     tinygrad-edu experiment list            # the classic experiments
     tinygrad-edu experiment nielsen [--json] [--quick]
     tinygrad-edu viewer --demo chain         # step through backward in the browser
+    tinygrad-edu torch model.py:make_model_and_loss   # draw and diagnose a PyTorch model
 
 Every subcommand takes ``--seed N`` and ``--out DIR`` (pictures; default ``out/``). Progress on
 long work goes to stderr, so ``--json`` output on stdout stays machine-readable. Bad input
@@ -168,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="step through backprop in the browser (one self-contained HTML file)",
         )
     )
+    from viz.torch_command import add_torch_arguments
+
+    add_torch_arguments(
+        sub.add_parser("torch", parents=[common], help="draw and diagnose a PyTorch model from your script")
+    )
     return parser
 
 
@@ -299,7 +305,20 @@ def cmd_viewer(args: argparse.Namespace) -> int:
     return run_viewer_command(args)
 
 
-COMMANDS = {"demo": cmd_demo, "graph": cmd_graph, "experiment": cmd_experiment, "viewer": cmd_viewer}
+def cmd_torch(args: argparse.Namespace) -> int:
+    from viz.torch_command import run_torch_command
+
+    _output_dir(args.out)
+    return run_torch_command(args)
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "graph": cmd_graph,
+    "experiment": cmd_experiment,
+    "viewer": cmd_viewer,
+    "torch": cmd_torch,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

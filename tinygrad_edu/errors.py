@@ -91,3 +91,11 @@ class OpError(TinygradEduError, ValueError):
     def __init__(self, message: str, op: str = ""):
         super().__init__(message)
         self.op = op
+
+
+class TorchUnavailable(TinygradEduError, ImportError):
+    """The PyTorch bridge was used but torch is not installed (says how to install it)."""
+
+
+class TorchGraphError(TinygradEduError, ValueError):
+    """A torch loss or model the bridge cannot draw truthfully (says what is wrong and what to do)."""

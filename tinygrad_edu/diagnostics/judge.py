@@ -468,3 +468,7 @@ def _suggest(
         else:
             out.append("nothing to fix: gradient norms are within a factor of 100 across layers")
     return out
+
+
+#: The public name of the judge, for readers of other kinds of models (the torch bridge).
+judge = _judge

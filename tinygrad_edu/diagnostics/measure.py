@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,54 +66,108 @@ def layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
     return [tuple(entry) for entry in found]
 
 
-def _measure(model: Any, step: int, loss: Any) -> StepRecord:
+@dataclass
+class LayerReading:
+    """The raw numbers of one layer at one step, as arrays, read from any kind of model.
+
+    :func:`step_record` turns readings into a :class:`StepRecord`; :func:`_measure` reads them
+    from our modules, the torch bridge from a ``torch.nn.Module`` (so both are judged on the
+    very same quantities). ``params`` is ``[(value, grad)]`` of every parameter the layer owns;
+    ``activation`` is the activation module after the layer (None if there is none), whose
+    ``kind`` and ``derivative_from_output`` are used; ``activation_output``/``activation_grad``
+    are its last output and ∂L/∂ that output.
+    """
+
+    name: str
+    weight: np.ndarray
+    weight_grad: np.ndarray | None
+    params: list
+    output_grad: np.ndarray | None = None
+    activation: Any = None
+    activation_name: str | None = None
+    activation_output: np.ndarray | None = None
+    activation_grad: np.ndarray | None = None
+
+
+def step_record(
+    step: int,
+    loss: float | None,
+    readings: Sequence[LayerReading],
+    extra_params: Sequence = (),
+    extra_weight_squares: float = 0.0,
+    through_time: dict | None = None,
+) -> StepRecord:
+    """The :class:`StepRecord` of one step from the layers' readings.
+
+    ``extra_params`` (``[(value, grad)]``) and ``extra_weight_squares`` (Σ‖W‖²) are parameters
+    outside those layers that count in the totals (a recurrent module's), ``through_time`` its
+    ‖∂L/∂h_t‖ per step.
+    """
     layers = {}
     grads = []
     nonfinite = 0
+    for reading in readings:
+        stats = LayerStats(name=reading.name, weight_norm=norm(reading.weight))
+        if reading.weight_grad is not None:
+            stats.weight_grad_norm = norm(reading.weight_grad)
+        stats.nonfinite = _count_nonfinite(*(a for pair in reading.params for a in pair))
+        grads.extend(gr for _, gr in reading.params if gr is not None)
+        if reading.output_grad is not None:
+            stats.output_grad_norm = norm(reading.output_grad)
+        if reading.activation is not None:
+            _measure_activation(stats, reading)
+        nonfinite += stats.nonfinite
+        layers[reading.name] = stats
+    nonfinite += _count_nonfinite(*(a for pair in extra_params for a in pair))
+    grads.extend(g for _, g in extra_params if g is not None)
+    if loss is not None and not math.isfinite(loss):
+        nonfinite += 1
+    weights = math.sqrt(sum(stats.weight_norm**2 for stats in layers.values()) + extra_weight_squares)
+    return StepRecord(step, loss, layers, _total_norm(grads), weights, nonfinite, through_time or {})
+
+
+def _measure(model: Any, step: int, loss: Any) -> StepRecord:
+    readings = []
     for name, layer, activation in layers_of(model):
         weight = layer._parameters["weight"]
-        w = _array(weight.data)
-        g = _array(weight.grad)
-        stats = LayerStats(name=name, weight_norm=norm(w))
-        if g is not None:
-            stats.weight_grad_norm = norm(g)
-        own = [(_array(p.data), _array(p.grad)) for p in layer._parameters.values()]
-        stats.nonfinite = _count_nonfinite(*(a for pair in own for a in pair))
-        grads.extend(gr for _, gr in own if gr is not None)
+        reading = LayerReading(
+            name,
+            _array(weight.data),
+            _array(weight.grad),
+            [(_array(p.data), _array(p.grad)) for p in layer._parameters.values()],
+        )
         output = getattr(layer, "last_output", None)
         if output is not None and getattr(output, "grad", None) is not None:
-            stats.output_grad_norm = norm(_array(output.grad))
+            reading.output_grad = _array(output.grad)
         if activation is not None:
-            _measure_activation(stats, model, activation)
-        nonfinite += stats.nonfinite
-        layers[name] = stats
-    through_time, weight_squares = {}, 0.0
+            reading.activation = activation
+            path = next((p for p, m in model.named_modules() if m is activation), "")
+            reading.activation_name = f"{model.name}.{path}" if path else model.name
+            output = getattr(activation, "last_output", None)
+            if output is not None and hasattr(output, "data"):
+                reading.activation_output = _array(output.data)
+                reading.activation_grad = _array(getattr(output, "grad", None))
+        readings.append(reading)
+    through_time, extra, weight_squares = {}, [], 0.0
     for name, module in recurrent_modules(model):  # their parameters count in the totals too
-        own = [(_array(p.data), _array(p.grad)) for p in module.parameters()]
-        nonfinite += _count_nonfinite(*(a for pair in own for a in pair))
-        grads.extend(g for _, g in own if g is not None)
+        extra.extend((_array(p.data), _array(p.grad)) for p in module.parameters())
         weight_squares += sum(
             norm(_array(p.data)) ** 2 for n, p in module.named_parameters() if n.startswith("weight")
         )
         if module.hidden_states and any(p.grad is not None for p in module.parameters()):
             through_time[name] = [float(v) for v in gradient_over_time(module)]
-    loss_value = _loss_value(loss)
-    if loss_value is not None and not math.isfinite(loss_value):
-        nonfinite += 1
-    weights = math.sqrt(sum(stats.weight_norm**2 for stats in layers.values()) + weight_squares)
-    return StepRecord(step, loss_value, layers, _total_norm(grads), weights, nonfinite, through_time)
+    return step_record(step, loss_value(loss), readings, extra, weight_squares, through_time)
 
 
-def _measure_activation(stats: LayerStats, model: Any, activation: Any) -> None:
+def _measure_activation(stats: LayerStats, reading: LayerReading) -> None:
+    activation = reading.activation
     stats.activation_kind = activation.kind
-    path = next((p for p, m in model.named_modules() if m is activation), "")
-    stats.activation = f"{model.name}.{path}" if path else model.name
-    output = getattr(activation, "last_output", None)
-    if output is None or not hasattr(output, "data"):
+    stats.activation = reading.activation_name
+    a = reading.activation_output
+    if a is None:
         return
-    a = _array(output.data)
-    if getattr(output, "grad", None) is not None:
-        stats.activation_grad_norm = norm(_array(output.grad))
+    if reading.activation_grad is not None:
+        stats.activation_grad_norm = norm(reading.activation_grad)
     if a.ndim == 0 or a.size == 0:
         return
     if activation.kind in _DERIVATIVE_MAX:
@@ -125,10 +180,13 @@ def _measure_activation(stats: LayerStats, model: Any, activation: Any) -> None:
         stats.dead_fraction = float(np.mean(dead))
 
 
-def _loss_value(loss: Any) -> float | None:
+def loss_value(loss: Any) -> float | None:
+    """The loss as a float (a number, a ``Value``, a one-element ``Tensor`` or torch tensor), or None."""
     if loss is None:
         return None
     value = getattr(loss, "data", loss)
+    if hasattr(value, "detach"):  # a torch tensor: its value without the graph
+        value = value.detach().cpu().numpy()
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..graph import norm
+from ..torch_bridge.convert import is_torch_module
 from . import predict
 from .judge import _judge
-from .measure import _loss_value, _measure, layers_of
+from .measure import _measure, layers_of, loss_value
 from .report import Diagnosis, StepRecord, _ratio
 from .through_time import recurrent_modules
 
@@ -50,6 +51,13 @@ class GradientMonitor:
         "dead": "dead_fraction",
     }
 
+    def __new__(cls, model: Any, *args: Any, **kwargs: Any):
+        if cls is GradientMonitor and is_torch_module(model):  # a torch model: its hooks-based reader
+            from ..torch_bridge.diagnose import TorchGradientMonitor
+
+            cls = TorchGradientMonitor
+        return super().__new__(cls)
+
     def __init__(self, model: Any):
         layers = layers_of(model)
         if not layers and not recurrent_modules(model):
@@ -67,6 +75,9 @@ class GradientMonitor:
             for name, layer, _ in layers_of(self.model)
         }
 
+    def _measure(self, step: int, loss: Any) -> StepRecord:
+        return _measure(self.model, step, loss)
+
     def _fill_update_ratio(self) -> None:
         if self._snapshot is None or not self.history:
             return
@@ -79,9 +90,9 @@ class GradientMonitor:
 
     def record(self, loss: Any = None) -> StepRecord:
         """Measure the model now (call after ``backward()``); returns the new record."""
-        _loss_value(loss)  # a bad loss is rejected before anything is recorded
+        loss_value(loss)  # a bad loss is rejected before anything is recorded
         self._fill_update_ratio()
-        record = _measure(self.model, len(self.history), loss)
+        record = self._measure(len(self.history), loss)
         self.history.append(record)
         self._snapshot = self._weights()
         return record
@@ -156,13 +167,19 @@ def diagnose(
     ``inputs`` and ``targets`` and it runs one forward/backward itself: it zeroes the
     gradients, computes ``loss_fn(model(inputs), targets)`` (default: cross-entropy for integer
     targets, mean squared error otherwise) and calls ``backward()`` — the gradients stay in the
-    model for you to inspect. The parameters are never changed.
+    model for you to inspect. The parameters are never changed. A ``torch.nn.Module`` is
+    read by the torch bridge (:func:`tinygrad_edu.torch_bridge.diagnose.diagnose_torch`), with
+    the same measurements and the same judge.
 
     Raises:
         ValueError: a model without a layer that has a `weight` and without a recurrent module
             (checked before any backward), no gradient to judge (no backward yet and no
             inputs), or inputs without targets.
     """
+    if is_torch_module(model):
+        from ..torch_bridge.diagnose import diagnose_torch
+
+        return diagnose_torch(model, inputs, targets, loss_fn, loss)
     layers = layers_of(model)  # checked first: a model without layers never runs backward
     recurrent = recurrent_modules(model)
     if not layers and not recurrent:
