@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_tensor.py
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_recurrent.py
+	$(PY) benchmarks/bench_torch.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check tinygrad_edu viz tests examples benchmarks
@@ -36,7 +37,7 @@ lint: $(STAMP)
 gallery: $(STAMP)
 	mkdir -p docs/gallery
 	$(PY) -m tinygrad_edu demo --out docs/gallery --quiet > docs/gallery/demo.txt
-	for name in nielsen glorot he clipping regression classification batchnorm paths rnn adding; do \
+	for name in nielsen glorot he clipping regression classification batchnorm paths rnn adding edge_of_chaos isometry; do \
 		$(PY) -m tinygrad_edu experiment $$name --out docs/gallery --quiet > docs/gallery/$$name.txt || exit 1; \
 	done
 

@@ -32,9 +32,8 @@ ALLOWED_EDGES = {
     ("tinygrad_edu.diagnostics.judge", "tinygrad_edu.diagnostics"),
     ("tinygrad_edu.diagnostics.measure", "tinygrad_edu.diagnostics"),
 }
-#: Node construction (``tensor._apply``) gets its public, documented name with the user-op work
-#: (issue 13); until then the losses build their nodes through it.
-ALLOWED_PRIVATE = {"tinygrad_edu.losses: from tinygrad_edu.tensor import _apply"}
+#: None: node construction is public (``tensor.apply``, issue 13) and the losses use it.
+ALLOWED_PRIVATE: set[str] = set()
 
 
 def module_name(path: Path) -> str:

@@ -3,6 +3,7 @@ tables and pictures are the committed output of ``make gallery``."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -26,6 +27,8 @@ EXPERIMENTS = [
     "paths",
     "rnn",
     "adding",
+    "edge_of_chaos",
+    "isometry",
 ]
 
 
@@ -49,6 +52,8 @@ def test_every_python_block_runs_on_its_own(tmp_path, index):
     """Each block is a complete program: it runs alone, in a fresh interpreter and an empty
     folder, with nothing from the blocks before it (illustrative blocks use text/console)."""
     body = PYTHON_BLOCKS[index]
+    if "import torch" in body and importlib.util.find_spec("torch") is None and not os.environ.get("CI"):
+        pytest.skip('the PyTorch section needs the torch extra (pip install "tinygrad_edu[torch]")')
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
     done = subprocess.run(
         [sys.executable, "-c", body], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300

@@ -76,6 +76,8 @@ def test_registry_lists_every_experiment_module():
         "paths",
         "rnn",
         "adding",
+        "edge_of_chaos",
+        "isometry",
     ]
     for name in experiments.names():
         module = experiments.load(name)
@@ -281,7 +283,7 @@ def test_classification_health(folder):
 
 def test_there_is_one_example_per_experiment_and_a_tour():
     scripts = {p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_")}
-    assert scripts == set(experiments.names()) | {"scalar_graph_tour"}
+    assert scripts == set(experiments.names()) | {"scalar_graph_tour", "torch_model", "own_op"}
 
 
 def test_scalar_graph_tour_example(tmp_path):

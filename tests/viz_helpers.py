@@ -27,8 +27,8 @@ except ImportError:  # pragma: no cover - CI installs it
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 #: CI installs every optional dependency (.ci/run: Debian's graphviz and chromium, the pip extras
-#: dev,render,charts,data,browser,notebook). There a missing one is a broken setup that must fail the run,
-#: not a reason to skip: a skip would hide every test behind it.
+#: dev,render,charts,data,browser,notebook,torch). There a missing one is a broken setup that must
+#: fail the run, not a reason to skip: a skip would hide every test behind it.
 ON_CI = bool(os.environ.get("CI"))
 
 

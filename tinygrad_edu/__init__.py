@@ -5,10 +5,12 @@ Scalar graphs (:class:`Value`), numpy tensor graphs (:class:`Tensor`), the expli
 :func:`name_scope`). The engine depends on numpy only; pictures live in the separate ``viz``.
 """
 
+from . import theory  # numpy only: mean-field predictions of every layer's gradient gain
 from .errors import (
     AnomalyError,
     GradError,
     LoadError,
+    OpError,
     OutputNameError,
     OutputPathError,
     PathLimitError,
@@ -18,9 +20,11 @@ from .errors import (
 from .graph import Edge, Graph, Path, Step, backward, topological_order, trace, zero_grad
 from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, name_scope, no_grad
+from .ops import apply, op
 from .rules import RULES
 from .scalar import Value
 from .tensor import Tensor, concatenate, stack
+from .torch_bridge import from_torch, torch_scopes  # torch itself is imported only when used
 
 __version__ = "0.1.0"
 
@@ -47,12 +51,18 @@ __all__ = [
     "detect_anomaly",
     "name_scope",
     "RULES",
+    "op",
+    "apply",
     "TinygradEduError",
     "ShapeError",
     "GradError",
     "AnomalyError",
+    "OpError",
     "PathLimitError",
     "LoadError",
     "OutputPathError",
     "OutputNameError",
+    "theory",
+    "from_torch",
+    "torch_scopes",
 ]

@@ -7,6 +7,7 @@ Subcommands::
     tinygrad-edu experiment list            # the classic experiments
     tinygrad-edu experiment nielsen [--json] [--quick]
     tinygrad-edu viewer --demo chain         # step through backward in the browser
+    tinygrad-edu torch model.py:make_model_and_loss   # draw and diagnose a PyTorch model
 
 Every subcommand takes ``--seed N`` and ``--out DIR`` (pictures; default ``out/``). Progress on
 long work goes to stderr, so ``--json`` output on stdout stays machine-readable. Bad input
@@ -131,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="value of a variable (repeat for each variable)",
     )
     graph.add_argument("--wrt", action="append", metavar="NAME", help="only these variables' chain rule")
+    graph.add_argument(
+        "--ops",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="a Python file declaring ops with tinygrad_edu.op(..., expression=True), so the "
+        "expression can call them (repeatable)",
+    )
     graph.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
     graph.add_argument(
         "--name", type=name_argument, default="graph", help="file name without suffix (default: graph)"
@@ -160,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="step through backprop in the browser (one self-contained HTML file)",
         )
     )
+    from viz.torch_command import add_torch_arguments
+
+    add_torch_arguments(
+        sub.add_parser("torch", parents=[common], help="draw and diagnose a PyTorch model from your script")
+    )
     return parser
 
 
@@ -187,7 +201,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_ops(files: list[str]) -> None:
+    """Run each ``--ops`` file, so that the ops it declares with ``expression=True`` exist."""
+    import runpy
+
+    for name in files:
+        path = Path(name)
+        if path.suffix != ".py" or not path.is_file():
+            raise UsageError(
+                f"--ops {name}: not a Python file (give the path of a .py file that declares ops)"
+            )
+        try:
+            runpy.run_path(str(path), run_name="__tinygrad_edu_ops__")
+        except TinygradEduError as error:
+            raise UsageError(f"--ops {name}: {error}") from None
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
+    load_ops(args.ops)
     expression = parse(args.expression)
     values = parse_assignments(args.values)
     wrt = [normalize_name(name) for name in args.wrt] if args.wrt else list(expression.variables)
@@ -274,7 +305,20 @@ def cmd_viewer(args: argparse.Namespace) -> int:
     return run_viewer_command(args)
 
 
-COMMANDS = {"demo": cmd_demo, "graph": cmd_graph, "experiment": cmd_experiment, "viewer": cmd_viewer}
+def cmd_torch(args: argparse.Namespace) -> int:
+    from viz.torch_command import run_torch_command
+
+    _output_dir(args.out)
+    return run_torch_command(args)
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "graph": cmd_graph,
+    "experiment": cmd_experiment,
+    "viewer": cmd_viewer,
+    "torch": cmd_torch,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,3 +77,25 @@ class LoadError(TinygradEduError, ValueError):
     def __init__(self, message: str, path: str = ""):
         super().__init__(message)
         self.path = path
+
+
+class OpError(TinygradEduError, ValueError):
+    """A user op (:func:`tinygrad_edu.op`) declared or used wrongly: a bad declaration, a name
+    registered twice or taken by a built-in, or a result with the wrong number of local
+    derivatives. Names the op.
+
+    Attributes:
+        op: the op's name.
+    """
+
+    def __init__(self, message: str, op: str = ""):
+        super().__init__(message)
+        self.op = op
+
+
+class TorchUnavailable(TinygradEduError, ImportError):
+    """The PyTorch bridge was used but torch is not installed (says how to install it)."""
+
+
+class TorchGraphError(TinygradEduError, ValueError):
+    """A torch loss or model the bridge cannot draw truthfully (says what is wrong and what to do)."""

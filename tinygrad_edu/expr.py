@@ -51,6 +51,25 @@ FUNCTIONS: dict[str, Any] = {
     "cos": Value.cos,
 }
 
+#: Functions added by user ops (``op(..., expression=True)``): name → (graph operands, the
+#: fewest and the most arguments). Built-ins take one operand (leaky_relu also its slope).
+USER_ARITIES: dict[str, tuple[int, int, int]] = {}
+
+
+def register_function(name: str, function: Any, operands: int, constant: bool, optional: bool) -> None:
+    """Let expressions call ``function`` (a user op of ``operands`` graph inputs, plus a number
+    constant when ``constant``; ``optional`` when the constant has a default)."""
+    FUNCTIONS[name] = function
+    most = operands + (1 if constant else 0)
+    USER_ARITIES[name] = (operands, most - (1 if constant and optional else 0), most)
+
+
+def unregister_function(name: str) -> None:
+    """Undo :func:`register_function`."""
+    FUNCTIONS.pop(name, None)
+    USER_ARITIES.pop(name, None)
+
+
 MAX_LENGTH = 1000  # characters of source text
 MAX_NODES = 400  # syntax-tree nodes
 MAX_DEPTH = 100  # nesting of operations
@@ -293,7 +312,15 @@ def _check_call(node: ast.Call, source: str, fail) -> None:
         raise fail(f"{name}() takes no keyword arguments", node.keywords[0].value)
     if any(isinstance(a, ast.Starred) for a in node.args):
         raise fail("starred arguments not allowed")
-    if name == "leaky_relu":
+    if name in USER_ARITIES:
+        operands, fewest, most = USER_ARITIES[name]
+        if not fewest <= len(node.args) <= most:
+            wanted = str(most) if fewest == most else f"{fewest} or {most}"
+            raise fail(f"{name} takes {wanted} argument(s), got {len(node.args)}")
+        for constant in node.args[operands:]:
+            if _literal(constant) is None:
+                raise fail(f"the constant of {name} must be a number, as in {name}(x, 0.5)", constant)
+    elif name == "leaky_relu":
         if len(node.args) not in (1, 2):
             raise fail(f"leaky_relu takes 1 or 2 arguments (x, slope=0.01), got {len(node.args)}")
         if len(node.args) == 2 and _literal(node.args[1]) is None:
@@ -413,7 +440,12 @@ class _Builder:
                 return left * right
             return left / right
         if isinstance(node, ast.Call):
-            function = FUNCTIONS[cast(ast.Name, node.func).id]  # a Name: checked by parse()
+            name = cast(ast.Name, node.func).id  # a Name: checked by parse()
+            function = FUNCTIONS[name]
+            if name in USER_ARITIES:
+                operands = USER_ARITIES[name][0]
+                built = [self.build(a) for a in node.args[:operands]]
+                return function(*built, *(_literal(a) for a in node.args[operands:]))
             argument = self.build(node.args[0])
             if len(node.args) == 2:
                 return function(argument, _literal(node.args[1]))

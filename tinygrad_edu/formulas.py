@@ -158,7 +158,7 @@ def substitute(text: str, names: dict) -> str:
     A placeholder is replaced only where it stands alone (``x`` in ``tanh²(x)``, never the ``x``
     of ``max``), all at once (so a name that looks like another placeholder is left alone). A
     name that is not a single word or number is put in parentheses unless the formula already
-    has them around it: ``1/(z #12)``, ``σ(+ #5)``.
+    has them (or the bars of ``|x|``) around it: ``1/(z #12)``, ``σ(+ #5)``, ``|× #2|``.
     """
     if not names or not text:
         return text
@@ -177,7 +177,8 @@ def substitute(text: str, names: dict) -> str:
             return value
         start, end = match.span()
         whole = start == 0 and end == len(text)
-        if whole or (text[start - 1 : start] == "(" and text[end : end + 1] == ")"):
+        around = text[start - 1 : start] + text[end : end + 1]
+        if whole or around in ("()", "||"):  # already bracketed: (…) or the bars of |…|
             return value
         return f"({value})"
 

@@ -19,14 +19,14 @@ import numpy as np
 from . import tensor_rules as trules
 from .errors import ShapeError
 from .scalar import Value
-from .tensor import Tensor, _apply
+from .tensor import Tensor, apply
 from .tensor_checks import to_array
 
 
 def mse_loss(pred: Any, target: Any) -> Tensor:
     """Mean squared error mean((pred − target)²). Local derivative 2(pred − target)/n."""
     pred, target = _pair("mse_loss", pred, target)
-    return _apply("mse_loss", trules.mse_loss, (pred, target))
+    return apply("mse_loss", trules.mse_loss, (pred, target))
 
 
 def binary_cross_entropy(prob: Any, target: Any) -> Tensor:
@@ -42,7 +42,7 @@ def binary_cross_entropy(prob: Any, target: Any) -> Tensor:
     """
     prob, target = _pair("binary_cross_entropy", prob, target)
     _in_unit_interval("binary_cross_entropy", "prob", prob.data)
-    return _apply("binary_cross_entropy", trules.binary_cross_entropy, (prob, target))
+    return apply("binary_cross_entropy", trules.binary_cross_entropy, (prob, target))
 
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any) -> Tensor:
@@ -51,7 +51,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any) -> Tensor:
     Finite for logits of ±1000. Local derivative (σ(x) − t)/n.
     """
     logits, target = _pair("binary_cross_entropy_with_logits", logits, target)
-    return _apply(
+    return apply(
         "binary_cross_entropy_with_logits", trules.binary_cross_entropy_with_logits, (logits, target)
     )
 
@@ -76,7 +76,7 @@ def cross_entropy(logits: Any, targets: Any) -> Tensor:
     n, c = logits.shape
     if n == 0 or c == 0:
         raise ShapeError(f"cross_entropy: logits of shape {logits.shape} have no rows or no classes")
-    return _apply("cross_entropy", trules.cross_entropy, (logits,), _class_indices(targets, n, c))
+    return apply("cross_entropy", trules.cross_entropy, (logits,), _class_indices(targets, n, c))
 
 
 # --- input checks --------------------------------------------------------------------------------

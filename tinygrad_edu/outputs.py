@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import IO, Any
 
 from .errors import OutputNameError, OutputPathError
 
-__all__ = ["output_folder", "file_name", "MAX_NAME_BYTES", "LONGEST_SUFFIX"]
+__all__ = ["output_folder", "file_name", "write_atomically", "MAX_NAME_BYTES", "LONGEST_SUFFIX"]
 
 #: The longest suffix a writer adds to a ``--name`` (``viewer`` writes ``NAME.html``).
 LONGEST_SUFFIX = ".html"
@@ -91,3 +92,30 @@ def output_folder(out: Any, who: str = "--out") -> Path:
 def _reason(error: OSError) -> str:
     """The operating system's reason, without the (temporary) file name it may carry."""
     return error.strerror or type(error).__name__
+
+
+def write_atomically(
+    target: Path, write: Callable[[IO[bytes]], Any], who: str, error: type[OutputPathError] = OutputPathError
+) -> None:
+    """Write ``target`` through ``write(file)`` into a temporary file beside it, then rename it.
+
+    A failure (or an interrupt) leaves the old file, or none, never a half-written one. A
+    failure of the operating system (a read-only file system, no permission — which a check of
+    the folder cannot see for root —, a full disk, a name too long) raises ``error`` naming
+    ``target``, never the hidden temporary file. The file gets the old file's mode, or 0644
+    (``mkstemp`` makes a private one; a picture or a saved model is an ordinary file).
+    """
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        os.replace(tmp, target)
+    except BaseException as failure:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(failure, OSError):
+            reason = failure.strerror or type(failure).__name__
+            raise error(f"{who}: cannot write {str(target)!r}: {reason}") from None
+        raise

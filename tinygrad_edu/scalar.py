@@ -260,6 +260,25 @@ def _binary(op: str, compute, a: Value, b: Value) -> Value:
     return _node(data, (a, b), local_grads, op, None)
 
 
+def lift(other: Any, symbol: str) -> Value:
+    """Public: ``other`` as an operand of a scalar op (numbers become constant leaves, named by
+    their value in formulas; anything else is a TypeError naming ``symbol``)."""
+    return _lift(other, symbol)
+
+
+def apply(op: str, compute, inputs: tuple, arg: Any = None) -> Value:
+    """Public node construction for a scalar rule: what every built-in op does, for any arity.
+
+    ``compute(ScalarMath, *datas[, arg]) -> (data, locals)`` gives the output and one local
+    derivative per input; the node then records parents and locals unless ``no_grad()`` is on,
+    raises under ``detect_anomaly()`` if the output is not finite, and is stamped with the
+    current name scope. :func:`tinygrad_edu.ops.apply` validates a user rule's results first.
+    """
+    datas = [x.data for x in inputs]
+    data, local_grads = compute(M, *datas) if arg is None else compute(M, *datas, arg)
+    return _node(data, tuple(inputs), tuple(local_grads), op, arg)
+
+
 def _node(data: float, parents: tuple, local_grads: tuple, op: str, arg: Any) -> Value:
     if state.anomaly and not math.isfinite(data):
         raise AnomalyError(_forward_anomaly(op, data, parents), op=op, phase="forward")

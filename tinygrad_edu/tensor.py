@@ -657,6 +657,49 @@ def _apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG, quiet: bool 
     return _node(out, op, arg, inputs, None)
 
 
+# --- public node construction (tinygrad_edu.ops builds user ops with these) -------------------
+
+
+def lift(other: Any, like: Tensor, symbol: str) -> Tensor:
+    """Public: ``other`` as an operand next to ``like`` (numbers take ``like``'s dtype)."""
+    return _lift(other, like, symbol)
+
+
+def apply_elementwise(op: str, compute: Any, inputs: tuple, arg: Any = None) -> Tensor:
+    """Build the node of an elementwise rule of any arity, exactly as ``+`` or ``tanh`` do.
+
+    The operands broadcast as in numpy; each local is fitted to its edge as in :func:`_binary`
+    (:class:`~tinygrad_edu.jacobians.Unbroadcast` when the operand was broadcast, ``Cast`` when
+    its dtype is narrower); ``no_grad``, ``detect_anomaly`` and name scopes apply.
+    """
+    datas = [t.data for t in inputs]
+    token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings, as in _binary
+    try:
+        out, locals_ = compute(_AM, *datas) if arg is None else compute(_AM, *datas, arg)
+    except ValueError:
+        if len(datas) > 1:
+            try:
+                np.broadcast_shapes(*(d.shape for d in datas))
+            except ValueError:
+                shapes = " and ".join(str(d.shape) for d in datas)
+                raise ShapeError(f"{op}: operands of shapes {shapes} do not broadcast together") from None
+        raise
+    finally:
+        restore_numpy(token)
+    if out.__class__ is not _ndarray:
+        out = _asarray(out)
+    if _state.grad_enabled and any(t.requires_grad for t in inputs):
+        fitted = tuple(local if t.arg is LIFTED else _fit(local, t, out) for t, local in zip(inputs, locals_))
+        return _node(out, op, arg, tuple(inputs), fitted)
+    return _node(out, op, arg, tuple(inputs), None)
+
+
+def apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG) -> Tensor:
+    """Build the node of a tensor rule whose locals are linear maps (``@``, reductions, ...);
+    ``arg`` (omitted: :data:`NO_ARG`) is passed to ``compute`` after the input arrays."""
+    return _apply(op, compute, tuple(inputs), arg)
+
+
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
     sa, sb = a.shape, b.shape
     if not sa or not sb:

@@ -14,6 +14,7 @@ from typing import Any
 import graphviz
 
 from . import backends, style
+from .checks import CHECK_LINE
 from .errors import VizError
 from .scene import EdgeView, NodeView, Scene, build_scene
 from .views import Cluster
@@ -82,8 +83,15 @@ def draw(source: Any, **options: Any) -> Drawing:
         decades: the colour scale saturates at ±decades powers of ten (default 4).
         title: a title drawn above the graph.
         path_limit: highlight mode refuses graphs with more root→node paths than this.
+        check: ``True`` runs :func:`tinygrad_edu.testing.check_edges` on the graph, or pass its
+            result: edges whose stored local disagrees with a finite difference of their op are
+            drawn thick and green with both numbers (in a grouped drawing, the box holding one
+            is outlined green), and the legend names them.
         size, dpi: the largest picture, in inches (default (40, 40)) and dots per inch (default
             96): Graphviz scales larger layouts down, which caps PNG size at 3840 px.
+        predicted: ``{layer name or scope: gain}`` — in the layer view, each route from the layer
+            just below shows this ``predicted`` gain beside the measured one; e.g.
+            ``diagnostics.predict.layer_gains(model)``, what mean-field theory predicts.
 
     Returns:
         a :class:`Drawing` (a ``graphviz.Digraph``): ``.source`` is the DOT text; in Jupyter it
@@ -173,7 +181,9 @@ def _node_attrs(node: NodeView) -> dict:
         attrs["penwidth"] = "1.5"
     if node.status in ("nan", "inf"):
         attrs["penwidth"] = "3"
-    if node.target:
+    if node.failed:
+        attrs.update(color=CHECK_LINE, penwidth="4")
+    elif node.target:
         attrs.update(color=style.HIGHLIGHT_LINE, penwidth="3", peripheries="2")
     elif node.on_path:
         attrs.update(color=style.HIGHLIGHT_LINE, penwidth="2")
@@ -185,8 +195,10 @@ def _edge_attrs(edge: EdgeView) -> dict:
     attrs["fontcolor"] = style.FADED_TEXT if edge.faded else "#222222"
     if edge.dashed:
         attrs["style"] = "dashed"
-    if edge.on_path:
+    if edge.on_path or edge.failed:
         attrs["style"] = "bold" if not edge.dashed else "bold,dashed"
+    if edge.failed:
+        attrs["fontcolor"] = CHECK_LINE
     return attrs
 
 
@@ -218,7 +230,7 @@ def _edge_label(edge: EdgeView) -> str:
     lines = []
     for name, text in edge.rows:
         line = style.html_text(f"{name} {text}" if name else text)
-        if name in ("local", "∏"):
+        if name in ("local", "∏", "✗ check"):
             line = f"<B>{line}</B>"
         lines.append(line)
     if edge.status in ("nan", "inf"):

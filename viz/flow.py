@@ -71,6 +71,7 @@ def gradient_flow_chart(
     by: str = "auto",
     xlabel: str | None = None,
     ylabel: str | None = None,
+    predicted: Mapping | None = None,
 ) -> Any:
     """Plot gradient norm per layer (x: layers from input to output, y: ‖grad‖, log scale).
 
@@ -98,6 +99,11 @@ def gradient_flow_chart(
         log: log-scale y axis (default True).
         by: for a graph source, as in :func:`layer_norms`.
         xlabel, ylabel: axis titles (defaults: "layer (input side → output side)", "‖grad‖").
+        predicted: a prediction to draw beside the measurement as a dashed line: ``{layer:
+            norm}`` (labelled "predicted (mean field)"), or ``{name: {layer: norm}}`` for several
+            (a name equal to a series' name takes that series' colour). Every layer must be on
+            the chart. ``diagnose(model).theory["output_grad_norms"]`` is such a mapping: the
+            ‖∂L/∂out‖ mean-field theory predicts, anchored at the last layer's measured one.
 
     Returns:
         the path written (a :class:`pathlib.Path`).
@@ -115,14 +121,15 @@ def gradient_flow_chart(
             raise TypeError(f"gradient_flow_chart: {name} must be a str, got {type(text).__name__}")
     _check_step(step)
     series = normalise(source, by=by)
-    figure_cls, rc_context = _matplotlib()
     layers: list = []
     for per_layer in series.values():
         layers.extend(name for name in per_layer if name not in layers)
+    lines = _predicted_lines(predicted, layers)
+    figure_cls, rc_context = _matplotlib()
     with rc_context({"svg.hashsalt": "tinygrad_edu", "font.size": 10}):
         fig = figure_cls(figsize=(max(6.0, min(16.0, 0.45 * len(layers) + 3)), 4.5), layout="constrained")
         ax = fig.add_subplot()
-        _plot(ax, series, layers, step, log)
+        _plot(ax, series, layers, step, log, lines)
         if xlabel is not None:
             ax.set_xlabel(xlabel)
         if ylabel is not None:
@@ -211,15 +218,45 @@ def _reduce(values: list[float], step: str | int) -> float:
     return values[step] if -len(values) <= step < len(values) else math.nan
 
 
-def _plot(ax: Any, series: dict, layers: list, step: str | int, log: bool) -> None:
+def _predicted_lines(predicted: Any, layers: list) -> dict[str, dict[str, float]]:
+    """``predicted`` as ``{label: {layer: norm}}``, checked against the chart's layers."""
+    if predicted is None:
+        return {}
+    if not isinstance(predicted, Mapping) or not predicted:
+        raise TypeError(
+            "gradient_flow_chart: predicted must be a non-empty mapping {layer: norm} or "
+            "{name: {layer: norm}}"
+        )
+    nested = all(isinstance(v, Mapping) for v in predicted.values())
+    groups = predicted if nested else {"predicted (mean field)": predicted}
+    lines = {}
+    for label, per_layer in groups.items():
+        line = {}
+        for layer, value in per_layer.items():
+            if str(layer) not in layers:
+                raise ValueError(
+                    f"gradient_flow_chart: predicted layer {layer!r} is not on the chart (layers: "
+                    f"{', '.join(layers[:6])}{' …' if len(layers) > 6 else ''})"
+                )
+            if not isinstance(value, Real) or isinstance(value, bool) or not value >= 0:
+                raise ValueError(
+                    f"gradient_flow_chart: predicted norm of {layer!r} must be a number >= 0, got {value!r}"
+                )
+            line[str(layer)] = float(value)
+        lines[str(label)] = line
+    return lines
+
+
+def _plot(ax: Any, series: dict, layers: list, step: str | int, log: bool, lines: dict | None = None) -> None:
     x_of = {name: i for i, name in enumerate(layers)}
+    lines = lines or {}
     finite_values = [
         v
         for per_layer in series.values()
         for vs in per_layer.values()
         for v in vs
         if math.isfinite(v) and v > 0
-    ]
+    ] + [v for line in lines.values() for v in line.values() if math.isfinite(v) and v > 0]
     low = min(finite_values) if finite_values else 1e-3
     high = max(finite_values) if finite_values else 1.0
     if log:
@@ -263,6 +300,22 @@ def _plot(ax: Any, series: dict, layers: list, step: str | int, log: bool) -> No
         ax.plot(xs, ys, marker="o", color=colour, label=name or None, linewidth=1.8)
         if any(len(vs) > 1 for vs in per_layer.values()):
             ax.fill_between(xs, lo_band, hi_band, color=colour, alpha=0.18, linewidth=0)
+    names = list(series)
+    for k, (label, line) in enumerate(lines.items()):  # predictions: dashed, beside the measurement
+        same = label in names
+        colour = (
+            f"C{names.index(label) % 10}" if same else ("0.25" if k == 0 else f"C{(len(names) + k) % 10}")
+        )
+        xs = [x_of[layer] for layer, v in line.items() if v > 0 or not log]
+        ys = [v for v in line.values() if v > 0 or not log]
+        ax.plot(
+            xs,
+            ys,
+            linestyle="--",
+            linewidth=1.6,
+            color=colour,
+            label=f"{label} (predicted)" if same else label,
+        )
     ax.set_ylim(bottom, top)
     ax.set_xticks(range(len(layers)))
     stride = max(1, math.ceil(len(layers) / 30))
@@ -274,7 +327,7 @@ def _plot(ax: Any, series: dict, layers: list, step: str | int, log: bool) -> No
     ax.set_xlabel("layer  (input side → output side)")
     ax.set_ylabel("‖grad‖  (log scale)" if log else "‖grad‖")
     ax.grid(True, which="major", axis="y", alpha=0.35)
-    if any(series):
+    if any(series) or lines:
         ax.legend(loc="best", frameon=False)
     if odd_notes:
         text = "not on the scale: " + "; ".join(odd_notes[:6]) + (" …" if len(odd_notes) > 6 else "")

@@ -46,15 +46,26 @@ def descendants(graph: Any, target: Any) -> set:
     return reached
 
 
-def grouped_notes(used: str) -> tuple:
+def predicted_gain(predicted: Any, layer: Any) -> float | None:
+    """The gain ``predicted`` (``draw(..., predicted=)``) gives ``layer``, by name or scope."""
+    if not predicted:
+        return None
+    value = predicted.get(layer.name, predicted.get(layer.scope) if layer.scope else None)
+    return None if value is None else float(value)
+
+
+def grouped_notes(used: str, predicted: bool = False) -> tuple:
     """The legend lines that say what a grouped drawing's numbers are."""
     if used == "layers":
-        return (
+        notes: tuple[str, ...] = (
             "box = one layer (a module call or name scope): ‖∂L/∂out‖ = the gradient at what it hands on",
             "(its colour); ‖∂L/∂W‖, ‖∂L/∂b‖ = its parameters' gradients, kept apart from the activations'",
             "arrow = a route: grad = ‖gradient the upper layer passes down it‖; gain = grad ÷ its ‖∂L/∂out‖",
             "gains multiply along a chain of layers; skip = a route that passes layers by",
         )
+        if predicted:
+            notes += ("predicted = the gain given in draw(predicted=...), e.g. mean-field theory's",)
+        return notes
     return (
         "box = a band of depths (not a layer): √Σ‖grad‖² = all its nodes' gradients as one vector;",
         "rms = √Σ‖grad‖² / √n (its colour); arrow: √Σ‖flow‖² over the graph edges between the bands",
@@ -208,6 +219,9 @@ def _route_arrows(groups: list, ctx: _Context) -> list:
             rows.append(("grad", style.fmt(flow)))
             if ctx.opts.show_gain and gain is not None:
                 rows.append(("gain", "×" + style.fmt(gain)))
+        expected = predicted_gain(ctx.opts.predicted, reader)
+        if expected is not None and routes[0].source is reader.below:
+            rows.append(("predicted", "×" + style.fmt(expected)))
         hit = ctx.on_path is not None and any(r.node in ctx.on_path for r in routes)
         suffix = f"_n{ids[routes[0].node]}" if arrows_per_pair[(a, b)] > 1 else ""
         members = tuple(f"e{ids[e.child]}_{e.index}" for e in edges)

@@ -8,11 +8,12 @@ folder and then moved into place, so a failure never leaves a half-written pictu
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import graphviz
+
+from tinygrad_edu import outputs
 
 from . import backends
 from .dot import draw
@@ -121,18 +122,4 @@ def write_atomically(target: Path, data: bytes, who: str = "render") -> None:
     :func:`check_writable` cannot see for root — a full disk, a name too long) is an
     :class:`OutputPathError` that names ``target``, never the hidden temporary file.
     """
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        # mkstemp makes a private (0600) file; a picture is an ordinary file (or keeps its mode)
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except BaseException as error:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(error, OSError):
-            reason = error.strerror or type(error).__name__
-            raise OutputPathError(f"{who}: cannot write {str(target)!r}: {reason}") from None
-        raise
+    outputs.write_atomically(target, lambda fh: fh.write(data), who, OutputPathError)

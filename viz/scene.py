@@ -28,7 +28,7 @@ from tinygrad_edu.formulas import placeholders, substitute
 from tinygrad_edu.graph import Graph, describe, trace
 from tinygrad_edu.jacobians import Local
 
-from . import style
+from . import checks, style
 from .errors import GraphTooLarge
 from .grouped import descendants, grouped_notes, grouped_views
 from .grouping import layer_frames
@@ -55,6 +55,13 @@ def build_scene(source: Any, **options: Any) -> Scene:
     """Decide every text, colour and width of the drawing of ``source`` (see :func:`viz.draw`)."""
     opts = DrawOptions(**options)
     graph = as_graph(source)
+    scene = _scene(graph, opts)
+    if opts.check is not None and opts.check is not False:
+        scene = checks.mark(scene, graph, opts.check)
+    return scene
+
+
+def _scene(graph: Graph, opts: DrawOptions) -> Scene:
     root = graph.root
     kind = "tensor" if any(is_array(n.data) for n in graph.nodes) else "scalar"
     root_grad = style.magnitude(root.grad)
@@ -85,7 +92,7 @@ def build_scene(source: Any, **options: Any) -> Scene:
                 highlight=next((n.id for n in nodes if n.target), None),
                 options=opts,
                 total_nodes=len(graph.nodes),
-                notes=_notes(kind, has_grad, target is not None, used) + notes,
+                notes=_notes(kind, has_grad, target is not None, used, bool(opts.predicted)) + notes,
             )
         return _node_scene(graph, opts, kind, has_grad, reference, target)
 
@@ -286,9 +293,11 @@ def _running_products(graph, target, limit, kind) -> tuple[dict, dict]:
     return running, {target: total}
 
 
-def _notes(kind: str, has_grad: bool, highlighted: bool, grouped: str | None) -> tuple:
+def _notes(
+    kind: str, has_grad: bool, highlighted: bool, grouped: str | None, predicted: bool = False
+) -> tuple:
     """The legend lines that explain this particular drawing."""
-    notes = list(grouped_notes(grouped)) if grouped else []
+    notes = list(grouped_notes(grouped, predicted)) if grouped else []
     if not grouped:
         if kind == "tensor":
             notes.append("node: label = op, shape, data mean and ‖·‖, gradient norm")

@@ -65,9 +65,13 @@ def arg_text(arg: Any) -> str:
 def node_rows(node: Node, has_grad: bool):
     """``(name, text)`` rows of a node: data (or shape and summary), then the gradient."""
     data = node.data
-    if is_array(data):
-        yield ("shape", style.fmt_shape(data.shape) + ("" if data.dtype == np.float64 else f" {data.dtype}"))
-        yield ("data", array_summary(data))
+    if data is None or is_array(data):  # None: a value nobody recorded (inner nodes of a torch graph)
+        if data is None:
+            yield ("data", "not recorded")
+        else:
+            dtype = "" if data.dtype == np.float64 else f" {data.dtype}"
+            yield ("shape", style.fmt_shape(data.shape) + dtype)
+            yield ("data", array_summary(data))
         if has_grad:
             if node.grad is None:
                 yield ("grad", "none" if takes_grad(node) else "not required")

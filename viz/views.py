@@ -9,6 +9,7 @@ and group edges ``ge{a}_{b}``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
@@ -37,6 +38,8 @@ class DrawOptions:
     path_limit: int = 1000
     size: tuple = (40.0, 40.0)
     dpi: float = 96.0
+    predicted: Any = None
+    check: Any = None
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -61,6 +64,30 @@ class DrawOptions:
             raise ValueError(f"draw: size must be (width, height) in inches, got {self.size!r}")
         if not _positive(self.dpi):
             raise ValueError(f"draw: dpi must be a positive number, got {self.dpi!r}")
+        if self.predicted is not None:
+            _check_predicted(self.predicted)
+        if not isinstance(self.check, (bool, type(None))) and not hasattr(self.check, "failures"):
+            raise TypeError(
+                "draw: check must be True (run check_edges), a check_edges result or None, "
+                f"got {self.check!r:.60}"
+            )
+
+
+def _check_predicted(predicted: Any) -> None:
+    """``predicted``: {layer name or scope: predicted gain ≥ 0} (see :func:`viz.draw`)."""
+    if not isinstance(predicted, Mapping):
+        raise TypeError(
+            f"draw: predicted must be a mapping {{layer name or scope: gain}}, got {type(predicted).__name__}"
+        )
+    for key, value in predicted.items():
+        if not isinstance(key, str):
+            raise TypeError(f"draw: predicted keys are layer names or scopes (str), got {key!r}")
+        if (
+            not isinstance(value, Real)
+            or isinstance(value, bool)
+            or not (math.isfinite(value) and value >= 0)
+        ):
+            raise ValueError(f"draw: predicted gain of {key!r} must be a finite number >= 0, got {value!r}")
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -110,6 +137,7 @@ class NodeView:
     members: tuple = ()
     shows: tuple = ()
     colour: str = "norm"
+    failed: bool = False  # check=: a failing edge of check_edges lies inside this box
 
 
 @dataclass(frozen=True)
@@ -123,6 +151,7 @@ class EdgeView:
         local: the local derivative as a number when it is one (scalars), else None.
         magnitude: ‖gradient that flowed‖ (None before backward). gain: its gain, if known.
         running: highlight mode, the running product of locals from the root (scalars).
+        failed: ``check=``: the arrow stands for an edge whose local fails ``check_edges``.
         colour, width, dashed: how the line is drawn. count: edges merged (groups).
         members: the ids (``e{k}_{i}``) of the graph edges this arrow stands for.
     """
@@ -144,6 +173,7 @@ class EdgeView:
     running: float | None = None
     count: int = 1
     members: tuple = ()
+    failed: bool = False  # check=: it stands for an edge that fails check_edges
 
 
 @dataclass(frozen=True)

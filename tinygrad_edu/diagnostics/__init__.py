@@ -62,6 +62,9 @@ The package, in the order the numbers travel:
 * :mod:`.measure` — read a model after ``backward()``: one :class:`StepRecord` of
   :class:`LayerStats` per step;
 * :mod:`.judge` — the rules above: thresholds → findings (:class:`Finding`) → verdict → suggestions;
+* :mod:`.predict` — for a plain MLP, what mean-field theory (:mod:`tinygrad_edu.theory`)
+  predicts from the weights' own σ_w² = fan_in·mean(W²): χ₁, the gain per layer, and
+  ‖∂L/∂out‖ of every layer (``diagnosis.theory``; the report prints it as a "Theory:" line);
 * :mod:`.report` — the data types and the text of a :class:`Diagnosis`;
 * :mod:`.monitor` — the entry points :class:`GradientMonitor` and :func:`diagnose`;
 * :mod:`.paths` — :func:`path_lengths`: a residual net's gradient split exactly by path length;

@@ -1,6 +1,6 @@
 """Judging recorded steps: thresholds → findings → one verdict, and what to do about it.
 
-:func:`judge_steps` applies the rules listed in the package docstring, in that order, to the
+:func:`judge` applies the rules listed in the package docstring, in that order, to the
 per-layer numbers (medians over the recent steps): every threshold crossed becomes a
 :class:`~.report.Finding` that quotes the number, the constant and why it matters; the first
 rule with a decisive finding names the verdict; :func:`_suggest` turns the verdict into
@@ -47,7 +47,7 @@ MEDIAN_KEYS = (
 )
 
 
-def judge_steps(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS) -> Diagnosis:
+def judge(history: Sequence[StepRecord], recent: int = diagnostics.RECENT_STEPS) -> Diagnosis:
     """Apply the documented rules to recorded steps (the last ``recent`` for the ratios).
 
     The findings are listed in the order of the rules; :func:`_verdict` then picks the verdict.

@@ -4,8 +4,8 @@ A layer is a module that directly owns a parameter called ``weight`` (e.g.
 :class:`~tinygrad_edu.nn.Linear`); the activation module that follows it is paired with it.
 Everything is read from data already in the graph: ``weight.grad`` for ‖∂L/∂W‖, the layer's
 ``last_output.grad`` for its δ = ∂L/∂output, and the activation's ``last_output`` for
-∂L/∂activation and for how many units are saturated or dead. Nothing is recomputed and the
-model is never changed.
+∂L/∂activation and for how many units are saturated or dead (σ′, tanh′ read from the activation
+node's stored local). Nothing is recomputed and the model is never changed.
 
 The saturation threshold is read from the package at call time
 (``diagnostics.SATURATION_DERIVATIVE``), so that changing the constant there takes effect.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ def _count_nonfinite(*arrays: Any) -> int:
     return total
 
 
-def paired_layers(model: Any) -> list[tuple[str, Any, Any | None]]:
+def layers_of(model: Any) -> list[tuple[str, Any, Any | None]]:
     """``[(scope name, layer module, activation module after it or None)]`` in model order.
 
     A layer is a module that directly owns a parameter called ``weight``; an activation is a
@@ -70,60 +71,121 @@ def paired_layers(model: Any) -> list[tuple[str, Any, Any | None]]:
     return [tuple(entry) for entry in found]
 
 
-def measure_step(model: Any, step: int, loss: Any) -> StepRecord:
+@dataclass
+class LayerReading:
+    """The raw numbers of one layer at one step, as arrays, read from any kind of model.
+
+    :func:`step_record` turns readings into a :class:`StepRecord`; :func:`measure_step` reads them
+    from our modules, the torch bridge from a ``torch.nn.Module`` (so both are judged on the
+    very same quantities). ``params`` is ``[(value, grad)]`` of every parameter the layer owns;
+    ``activation`` is the activation module after the layer (None if there is none), whose
+    ``kind`` is used; ``activation_output``/``activation_grad`` are its last output and ∂L/∂
+    that output; ``activation_local`` is its local derivative ∂output/∂input elementwise (σ′,
+    tanh′ ...), as the rule of its op computed it (rules.py, the one derivative table): our
+    activation node's stored ``local_grads[0]``; the torch bridge runs our op on the input torch
+    recorded. Without a local (a forward under no_grad) no saturated unit is counted.
+    """
+
+    name: str
+    weight: np.ndarray
+    weight_grad: np.ndarray | None
+    params: list
+    output_grad: np.ndarray | None = None
+    activation: Any = None
+    activation_name: str | None = None
+    activation_output: np.ndarray | None = None
+    activation_grad: np.ndarray | None = None
+    activation_local: np.ndarray | None = None
+
+
+def step_record(
+    step: int,
+    loss: float | None,
+    readings: Sequence[LayerReading],
+    extra_params: Sequence = (),
+    extra_weights: Sequence = (),
+    through_time: dict | None = None,
+) -> StepRecord:
+    """The :class:`StepRecord` of one step from the layers' readings.
+
+    ``extra_params`` (``[(value, grad)]``) and ``extra_weights`` (weight arrays, in ‖W‖ of all
+    weights) are parameters outside those layers that count in the totals (a recurrent
+    module's), ``through_time`` its ‖∂L/∂h_t‖ per step.
+    """
     layers = {}
     grads = []
     nonfinite = 0
-    for name, layer, activation in paired_layers(model):
+    for reading in readings:
+        stats = LayerStats(name=reading.name, weight_norm=norm(reading.weight))
+        if reading.weight_grad is not None:
+            stats.weight_grad_norm = norm(reading.weight_grad)
+        stats.nonfinite = _count_nonfinite(*(a for pair in reading.params for a in pair))
+        grads.extend(gr for _, gr in reading.params if gr is not None)
+        if reading.output_grad is not None:
+            stats.output_grad_norm = norm(reading.output_grad)
+        if reading.activation is not None:
+            _measure_activation(stats, reading)
+        nonfinite += stats.nonfinite
+        layers[reading.name] = stats
+    nonfinite += _count_nonfinite(*(a for pair in extra_params for a in pair))
+    grads.extend(g for _, g in extra_params if g is not None)
+    if loss is not None and not math.isfinite(loss):
+        nonfinite += 1
+    weights = combined_norm([stats.weight_norm for stats in layers.values()] + list(extra_weights)) or 0.0
+    return StepRecord(step, loss, layers, _total_norm(grads), weights, nonfinite, through_time or {})
+
+
+def measure_step(model: Any, step: int, loss: Any) -> StepRecord:
+    """The :class:`StepRecord` of our ``model`` now (after ``backward()``), read from its graph."""
+    readings = []
+    for name, layer, activation in layers_of(model):
         weight = own_parameters(layer)["weight"]
-        w = _array(weight.data)
-        g = _array(weight.grad)
-        stats = LayerStats(name=name, weight_norm=norm(w))
-        if g is not None:
-            stats.weight_grad_norm = norm(g)
-        own = [(_array(p.data), _array(p.grad)) for p in layer.parameters(recurse=False)]
-        stats.nonfinite = _count_nonfinite(*(a for pair in own for a in pair))
-        grads.extend(gr for _, gr in own if gr is not None)
+        reading = LayerReading(
+            name,
+            _array(weight.data),
+            _array(weight.grad),
+            [(_array(p.data), _array(p.grad)) for p in layer.parameters(recurse=False)],
+        )
         output = getattr(layer, "last_output", None)
         if output is not None and getattr(output, "grad", None) is not None:
-            stats.output_grad_norm = norm(_array(output.grad))
+            reading.output_grad = _array(output.grad)
         if activation is not None:
-            _measure_activation(stats, model, activation)
-        nonfinite += stats.nonfinite
-        layers[name] = stats
-    through_time, recurrent_weights = {}, []
+            reading.activation = activation
+            path = next((p for p, m in model.named_modules() if m is activation), "")
+            reading.activation_name = f"{model.name}.{path}" if path else model.name
+            output = getattr(activation, "last_output", None)
+            if output is not None and hasattr(output, "data"):
+                reading.activation_output = _array(output.data)
+                reading.activation_grad = _array(getattr(output, "grad", None))
+                # The activation node stores its local derivative σ′ or tanh′ elementwise (the
+                # one derivative table, rules.py); without it (built under no_grad) it is None.
+                if getattr(output, "local_grads", ()):
+                    reading.activation_local = _array(output.local_grads[0])
+        readings.append(reading)
+    through_time, extra, recurrent_weights = {}, [], []
     for name, module in recurrent_modules(model):  # their parameters count in the totals too
-        own = [(_array(p.data), _array(p.grad)) for p in module.parameters()]
-        nonfinite += _count_nonfinite(*(a for pair in own for a in pair))
-        grads.extend(g for _, g in own if g is not None)
+        extra.extend((_array(p.data), _array(p.grad)) for p in module.parameters())
         recurrent_weights += [_array(p.data) for n, p in module.named_parameters() if n.startswith("weight")]
         if module.hidden_states and any(p.grad is not None for p in module.parameters()):
             through_time[name] = [float(v) for v in gradient_over_time(module)]
-    loss_value = read_loss(loss)
-    if loss_value is not None and not math.isfinite(loss_value):
-        nonfinite += 1
-    weights = combined_norm([stats.weight_norm for stats in layers.values()] + recurrent_weights) or 0.0
-    return StepRecord(step, loss_value, layers, _total_norm(grads), weights, nonfinite, through_time)
+    return step_record(step, loss_value(loss), readings, extra, recurrent_weights, through_time)
 
 
-def _measure_activation(stats: LayerStats, model: Any, activation: Any) -> None:
+def _measure_activation(stats: LayerStats, reading: LayerReading) -> None:
+    activation = reading.activation
     stats.activation_kind = activation.kind
-    path = next((p for p, m in model.named_modules() if m is activation), "")
-    stats.activation = f"{model.name}.{path}" if path else model.name
-    output = getattr(activation, "last_output", None)
-    if output is None or not hasattr(output, "data"):
+    stats.activation = reading.activation_name
+    a = reading.activation_output
+    if a is None:
         return
-    a = _array(output.data)
-    if getattr(output, "grad", None) is not None:
-        stats.activation_grad_norm = norm(_array(output.grad))
+    if reading.activation_grad is not None:
+        stats.activation_grad_norm = norm(reading.activation_grad)
     if a.ndim == 0 or a.size == 0:
         return
     if activation.kind in _DERIVATIVE_MAX:
-        # The activation node stores its local derivative σ′ or tanh′ elementwise (the one
-        # derivative table, rules.py); without it (built under no_grad) nothing is counted.
-        if not getattr(output, "local_grads", ()):
+        derivative = reading.activation_local
+        if derivative is None:
             return
-        derivative = _array(output.local_grads[0])
         limit = diagnostics.SATURATION_DERIVATIVE * _DERIVATIVE_MAX[activation.kind]
         stats.saturated_fraction = float(np.mean(derivative < limit))
     elif activation.kind == "relu":
@@ -132,10 +194,13 @@ def _measure_activation(stats: LayerStats, model: Any, activation: Any) -> None:
         stats.dead_fraction = float(np.mean(dead))
 
 
-def read_loss(loss: Any) -> float | None:
+def loss_value(loss: Any) -> float | None:
+    """The loss as a float (a number, a ``Value``, a one-element ``Tensor`` or torch tensor), or None."""
     if loss is None:
         return None
     value = getattr(loss, "data", loss)
+    if hasattr(value, "detach"):  # a torch tensor: its value without the graph
+        value = value.detach().cpu().numpy()
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:

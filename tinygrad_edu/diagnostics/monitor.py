@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..numerics import norm
-from .judge import judge_steps
-from .measure import measure_step, own_parameters, paired_layers, read_loss
+from ..torch_bridge.convert import is_torch_module
+from . import predict
+from .judge import judge
+from .measure import layers_of, loss_value, measure_step, own_parameters
 from .report import Diagnosis, StepRecord, safe_ratio
 from .through_time import recurrent_modules
 
@@ -49,8 +51,15 @@ class GradientMonitor:
         "dead": "dead_fraction",
     }
 
+    def __new__(cls, model: Any, *args: Any, **kwargs: Any):
+        if cls is GradientMonitor and is_torch_module(model):  # a torch model: its hooks-based reader
+            from ..torch_bridge.diagnose import TorchGradientMonitor
+
+            cls = TorchGradientMonitor
+        return super().__new__(cls)
+
     def __init__(self, model: Any):
-        layers = paired_layers(model)
+        layers = layers_of(model)
         if not layers and not recurrent_modules(model):
             raise ValueError(
                 f"GradientMonitor: {type(model).__name__} has no layer with a 'weight' parameter "
@@ -63,8 +72,11 @@ class GradientMonitor:
     def _weights(self) -> dict[str, np.ndarray]:
         return {
             name: np.array(own_parameters(layer)["weight"].data, copy=True)
-            for name, layer, _ in paired_layers(self.model)
+            for name, layer, _ in layers_of(self.model)
         }
+
+    def _measure(self, step: int, loss: Any) -> StepRecord:
+        return measure_step(self.model, step, loss)
 
     def _fill_update_ratio(self) -> None:
         if self._snapshot is None or not self.history:
@@ -78,9 +90,9 @@ class GradientMonitor:
 
     def record(self, loss: Any = None) -> StepRecord:
         """Measure the model now (call after ``backward()``); returns the new record."""
-        read_loss(loss)  # a bad loss is rejected before anything is recorded
+        loss_value(loss)  # a bad loss is rejected before anything is recorded
         self._fill_update_ratio()
-        record = measure_step(self.model, len(self.history), loss)
+        record = self._measure(len(self.history), loss)
         self.history.append(record)
         self._snapshot = self._weights()
         return record
@@ -127,13 +139,13 @@ class GradientMonitor:
         if not self.history:
             raise ValueError("GradientMonitor.report: nothing recorded yet; call record() after backward()")
         if upto is None:
-            return judge_steps(self.history)
+            return _with_theory(judge(self.history), self.model)
         if not isinstance(upto, int) or isinstance(upto, bool) or not 1 <= upto <= len(self.history):
             raise ValueError(
                 f"GradientMonitor.report: upto must be an int from 1 to {len(self.history)} "
                 f"(the steps recorded), got {upto!r}"
             )
-        return judge_steps(self.history[:upto])
+        return _with_theory(judge(self.history[:upto]), self.model)
 
     def __len__(self) -> int:
         return len(self.history)
@@ -155,14 +167,20 @@ def diagnose(
     ``inputs`` and ``targets`` and it runs one forward/backward itself: it zeroes the
     gradients, computes ``loss_fn(model(inputs), targets)`` (default: cross-entropy for integer
     targets, mean squared error otherwise) and calls ``backward()`` — the gradients stay in the
-    model for you to inspect. The parameters are never changed.
+    model for you to inspect. The parameters are never changed. A ``torch.nn.Module`` is
+    read by the torch bridge (:func:`tinygrad_edu.torch_bridge.diagnose.diagnose_torch`), with
+    the same measurements and the same judge.
 
     Raises:
         ValueError: a model without a layer that has a `weight` and without a recurrent module
             (checked before any backward), no gradient to judge (no backward yet and no
             inputs), or inputs without targets.
     """
-    layers = paired_layers(model)  # checked first: a model without layers never runs backward
+    if is_torch_module(model):
+        from ..torch_bridge.diagnose import diagnose_torch
+
+        return diagnose_torch(model, inputs, targets, loss_fn, loss)
+    layers = layers_of(model)  # checked first: a model without layers never runs backward
     recurrent = recurrent_modules(model)
     if not layers and not recurrent:
         raise ValueError(
@@ -179,7 +197,15 @@ def diagnose(
         raise ValueError(
             "diagnose: no gradients yet; call loss.backward() first or pass inputs= and targets="
         )
-    return judge_steps([measure_step(model, 0, loss)])
+    return _with_theory(judge([measure_step(model, 0, loss)]), model)
+
+
+def _with_theory(diagnosis: Diagnosis, model: Any) -> Diagnosis:
+    """Add what mean-field theory predicts for a plain MLP (:mod:`.predict`) to the evidence."""
+    diagnosis.evidence["theory"] = predict.evidence(
+        model, diagnosis.layers, diagnosis.ratios.get("output_grad")
+    )
+    return diagnosis
 
 
 def _one_backward(model: Any, inputs: Any, targets: Any, loss_fn: Any) -> Any:

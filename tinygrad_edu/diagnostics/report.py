@@ -108,6 +108,11 @@ class Diagnosis:
     def ratios(self) -> dict[str, float]:
         return self.evidence["ratios"]
 
+    @property
+    def theory(self) -> dict[str, Any] | None:
+        """What mean-field theory predicts for a plain MLP (see :mod:`.predict`), else None."""
+        return self.evidence.get("theory")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for strict JSON: findings as dicts, nan/inf as None."""
         evidence = dict(self.evidence)
@@ -145,6 +150,8 @@ class Diagnosis:
             lines.extend(
                 f"  {k} = {fmt_number(v['ratio'])} over T = {v['steps']}" for k, v in through_time.items()
             )
+        if self.theory is not None:
+            lines.append("Theory: " + self.theory["message"])
         losses = self.evidence.get("loss") or []
         if losses:
             shown = ", ".join(f"{x:.3g}" for x in losses[-5:])

@@ -14,9 +14,9 @@ Each experiment is one module with the same small interface:
 Example::
 
     >>> from tinygrad_edu import experiments
-    >>> experiments.names()
+    >>> experiments.names()  # doctest: +NORMALIZE_WHITESPACE
     ['nielsen', 'glorot', 'he', 'clipping', 'regression', 'classification', 'batchnorm', 'paths',
-     'rnn', 'adding']
+     'rnn', 'adding', 'edge_of_chaos', 'isometry']
     >>> result = experiments.load("clipping").run(quick=True)   # doctest: +SKIP
 """
 
@@ -39,6 +39,8 @@ REGISTRY: dict[str, str] = {
     "paths": "Veit et al. 2016: a deep residual net's gradient comes from short paths (counted exactly)",
     "rnn": "Pascanu et al. 2013 through time: ‖∂h_T/∂h_0‖ of a tanh RNN against (γλ₁)^T; RNN/LSTM/GRU",
     "adding": "Hochreiter & Schmidhuber 1997: the adding problem: RNN at the baseline, LSTM/GRU solve it",
+    "edge_of_chaos": "Schoenholz et al. 2017: random tanh nets vanish or explode either side of χ₁ = 1",
+    "isometry": "Pennington et al. 2017: orthogonal tanh nets at criticality keep the Jacobian an isometry",
 }
 
 

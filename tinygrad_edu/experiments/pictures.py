@@ -154,3 +154,21 @@ def bound_chart(
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         return _save(fig, path)
+
+
+def matplotlib_figure() -> tuple[Any, Any]:
+    """``(Figure, style)``: matplotlib's Figure class and a function giving the rc context of these
+    charts, for an experiment's own chart::
+
+        with style():
+            fig = Figure(...)
+            ...
+            save_figure(fig, path)
+    """
+    Figure, rc_context = _pyplot()
+    return Figure, lambda: rc_context(_STYLE)
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Save a figure deterministically (no date in SVG/PDF metadata), format from the suffix."""
+    return _save(fig, path)

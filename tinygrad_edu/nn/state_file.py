@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LoadError, OutputPathError
+from ..outputs import write_atomically
 
 __all__ = ["SUFFIX", "state_path", "save_state", "load_state"]
 
@@ -67,22 +67,14 @@ def save_state(state: dict[str, np.ndarray], path: Any) -> Path:
         raise OutputPathError(f"save: {str(target)!r} is a folder, not a file name")
     if not target.parent.is_dir():
         raise OutputPathError(f"save: the folder {str(target.parent)!r} of {str(target)!r} does not exist")
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
+
+    def write(fh: Any) -> None:
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
             for name, array in state.items():
                 with archive.open(name + MEMBER_SUFFIX, "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes a private file; a saved model is an ordinary one
-        os.replace(tmp, target)
-    except BaseException as error:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(error, OSError):
-            reason = error.strerror or type(error).__name__
-            raise OutputPathError(f"save: cannot write {str(target)!r}: {reason}") from None
-        raise
+
+    write_atomically(target, write, "save")
     return target
 
 

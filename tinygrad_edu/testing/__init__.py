@@ -33,6 +33,16 @@ on broadcasting operands::
         b = data.draw(tensors(b_shape, domain="positive"))   # log needs b > 0
         gradcheck(lambda a, b: a * b.log(), a, b)
 
+**Your own op** (declared with :func:`tinygrad_edu.op`) is proved with one call of
+:func:`check_op` (Values and Tensors, broadcasting, a random upstream, domains and kinks,
+complex step, mutation, scalar vs tensor); :func:`check_edges` checks every edge of a traced
+graph against a finite difference of its op alone (``viz.draw(root, check=True)`` marks the
+failures); :func:`check_vjp` checks a hand-written numpy backward::
+
+    from tinygrad_edu.testing import arrays, check_op, check_vjp
+    check_op(softsign, exclude=0, domain=(-50, 50))
+    check_vjp(layer_norm, layer_norm_vjp, arrays((3, 4)))
+
 Hypothesis is imported only when a strategy is asked for, so ``gradcheck`` works without it.
 
 The modules, one responsibility each:
@@ -44,19 +54,32 @@ The modules, one responsibility each:
   :class:`GradcheckError`;
 * :mod:`~tinygrad_edu.testing.strategies` — :func:`shapes`, :func:`broadcastable_shapes`,
   :func:`axes`, :func:`arrays`, :func:`tensors` and their value :data:`DOMAINS`;
+* :mod:`~tinygrad_edu.testing.check_op` — :func:`check_op`, :class:`OpCheckError`;
+* :mod:`~tinygrad_edu.testing.vjp` — :func:`check_vjp`, :func:`check_edges` and their results;
 * :mod:`~tinygrad_edu.testing.dags` — :func:`expression_dags`, :class:`ExpressionDag`,
   :class:`DagStep`, :class:`Const`, :func:`apply_op`, :data:`EXPRESSION_OPS` and the float64
   reference evaluator.
 """
 
 from .check import FULL_MODE_MAX_EVALUATIONS, gradcheck
+from .check_op import OpCheckError, OpCheckResult, check_op
 from .dags import EXPRESSION_OPS, Const, DagStep, ExpressionDag, apply_op, expression_dags
 from .finite_differences import LOCALIZE_MAX_ELEMENTS, PROJECTIONS, SPOT_CHECK_ELEMENTS
 from .report import GradcheckError, GradcheckReport, InputCheck
 from .strategies import DOMAINS, arrays, axes, broadcastable_shapes, shapes, tensors
+from .vjp import ClaimedVJP, EdgeCheck, EdgeCheckResult, check_edges, check_vjp, vjp_node
 
 __all__ = [
     "gradcheck",
+    "check_op",
+    "OpCheckError",
+    "OpCheckResult",
+    "check_vjp",
+    "check_edges",
+    "EdgeCheck",
+    "EdgeCheckResult",
+    "ClaimedVJP",
+    "vjp_node",
     "GradcheckReport",
     "InputCheck",
     "GradcheckError",
