@@ -191,3 +191,25 @@ def test_bad_input():
     assert model.weight.grad is None
     assert not model._forward_hooks
     assert norm(model.weight.detach().numpy()) > 0
+
+
+def test_a_torch_activations_local_is_our_ops_local_at_the_input_torch_saw():
+    """σ′, tanh′ and LeakyReLU′ (its own slope) of the recorded input, against torch's own
+    derivative (autograd of the torch activation) — the saturated count reads these."""
+    from tinygrad_edu.torch_bridge.diagnose import Watcher, activation_local, torch_layers
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(3, 5), nn.Sigmoid(), nn.Linear(5, 5), nn.Tanh(), nn.Linear(5, 4), nn.LeakyReLU(0.2)
+    )
+    layers = torch_layers(model)
+    modules = [layer.activation_module for layer in layers if layer.activation is not None]
+    watcher = Watcher(modules, keep_inputs=modules)
+    model(torch.randn(6, 3) * 3)
+    watcher.remove()
+    for layer in layers[:3]:
+        z = torch.tensor(watcher.inputs[layer.activation_module], dtype=torch.float64, requires_grad=True)
+        (expected,) = torch.autograd.grad(layer.activation_module(z).sum(), z)
+        local = activation_local(layer.activation, watcher.inputs[layer.activation_module])
+        np.testing.assert_allclose(local, expected.numpy(), rtol=1e-5, atol=1e-7)  # float32 input
+    assert activation_local(layers[0].activation, None) is None

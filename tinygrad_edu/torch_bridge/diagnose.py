@@ -106,6 +106,8 @@ def torch_layers(model: Any) -> list[TorchLayer]:
             found.append(TorchLayer(name, module))
         elif type(module) in kinds and found and found[-1].activation is None:
             found[-1].activation = kinds[type(module)]
+            if isinstance(module, torch.nn.LeakyReLU):  # its own slope, for its local
+                found[-1].activation = ours.LeakyReLU(module.negative_slope)
             found[-1].activation_name = name
             found[-1].activation_module = module
     return found
