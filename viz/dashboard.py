@@ -94,12 +94,15 @@ def dashboard(
     if title is not None and not isinstance(title, str):
         raise TypeError(f"dashboard: title must be a str, got {type(title).__name__}")
     runs = _runs(monitor)
-    data = {"title": title or "Training dashboard", "guide": UPDATE_RATIO_GUIDE, "runs": []}
-    for name, mon in runs.items():
-        data["runs"].append(run_data(name, mon))
+    page_title = title or "Training dashboard"
+    data = {
+        "title": page_title,
+        "guide": UPDATE_RATIO_GUIDE,
+        "runs": [run_data(name, mon) for name, mon in runs.items()],
+    }
     page = build_dashboard(data)
     if target is None:
-        return InlinePage(page, data["title"], height=900)
+        return InlinePage(page, page_title, height=900)
     write_atomically(target, page.encode("utf-8"), "dashboard")
     return target
 

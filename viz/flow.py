@@ -215,6 +215,7 @@ def _reduce(values: list[float], step: str | int) -> float:
         return values[-1]
     if step == "first":
         return values[0]
+    assert isinstance(step, int), f"_check_step admits only the four names or an int, got {step!r}"
     return values[step] if -len(values) <= step < len(values) else math.nan
 
 
@@ -238,7 +239,7 @@ def _predicted_lines(predicted: Any, layers: list) -> dict[str, dict[str, float]
                     f"gradient_flow_chart: predicted layer {layer!r} is not on the chart (layers: "
                     f"{', '.join(layers[:6])}{' …' if len(layers) > 6 else ''})"
                 )
-            if not isinstance(value, Real) or isinstance(value, bool) or not value >= 0:
+            if not isinstance(value, Real) or isinstance(value, bool) or not float(value) >= 0:
                 raise ValueError(
                     f"gradient_flow_chart: predicted norm of {layer!r} must be a number >= 0, got {value!r}"
                 )

@@ -66,7 +66,9 @@ def _scene(graph: Graph, opts: DrawOptions) -> Scene:
     kind = "tensor" if any(is_array(n.data) for n in graph.nodes) else "scalar"
     root_grad = style.magnitude(root.grad)
     has_grad = opts.show_grad and root_grad is not None and root_grad != 0.0
-    reference = root_grad if has_grad and style.status(root_grad) == "finite" else 1.0
+    # has_grad implies root_grad is not None; the explicit test lets the type checker see it
+    finite_root = root_grad is not None and has_grad and style.status(root_grad) == "finite"
+    reference = root_grad if finite_root and root_grad is not None else 1.0
     target = _resolve_highlight(graph, opts.highlight)
 
     mode = opts.group

@@ -67,6 +67,8 @@ def load_target(target: str) -> Any:
     if path.suffix != ".py" or not path.is_file():
         raise TorchCommandError(f"{path_text!r} is not a Python file")
     spec = importlib.util.spec_from_file_location(f"_tinygrad_edu_torch_{path.stem}", path)
+    if spec is None or spec.loader is None:  # never for an existing .py file; checked for the types
+        raise TorchCommandError(f"{path_text!r} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.resolve().parent))  # the script may import its neighbours
     try:

@@ -85,7 +85,7 @@ def _check_predicted(predicted: Any) -> None:
         if (
             not isinstance(value, Real)
             or isinstance(value, bool)
-            or not (math.isfinite(value) and value >= 0)
+            or not (math.isfinite(value) and float(value) >= 0)
         ):
             raise ValueError(f"draw: predicted gain of {key!r} must be a finite number >= 0, got {value!r}")
 
@@ -98,7 +98,7 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
 
 
 def _positive(x: Any) -> bool:
-    return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+    return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x) and float(x) > 0
 
 
 @dataclass(frozen=True)

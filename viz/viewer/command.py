@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from tinygrad_edu.errors import OutputNameError, OutputPathError, TinygradEduError
@@ -127,6 +128,7 @@ def run_viewer_command(args: argparse.Namespace) -> int:
         root, name, title = _build(args)
         out = output_folder(getattr(args, "out", "out"), who="--out")
         path = viewer(root, out / f"{file_name(name)}.html", title=title, max_nodes=args.max_nodes)
+        assert isinstance(path, Path), "viewer returns the Path it wrote when given a path"
     except (ExpressionError, _UsageError, OutputPathError, ValueError, TypeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -164,7 +164,7 @@ def record_pass(
         first = next(passing, None)  # starting the generator seeds the root's gradient
         seed = graph.root.grad
         m_seed = style.magnitude(seed)
-        reference = m_seed if style.status(m_seed) == "finite" else 1.0
+        reference = m_seed if m_seed is not None and style.status(m_seed) == "finite" else 1.0
         boxes = Boxes(graph, scene, reference)
         for node in nodes:
             boxes.grad[key[node]] = node.NO_GRAD
