@@ -249,6 +249,23 @@ def test_mlp_accepts_callables():
     assert with_module.layers[1].negative_slope == 0.2
 
 
+def test_mlp_accepts_a_plain_module_as_activation():
+    # regression (found by mypy): check_activation admits any Module, but MLP read `.kind`,
+    # which only Activation subclasses have, and raised AttributeError
+    class Square(Module):
+        def forward(self, x):
+            return x * x
+
+    model = MLP([2, 3, 1], activation=Square(), rng=0)
+    assert model.activation == "linear"  # no kind: treated like Lambda (init gain 1)
+    assert isinstance(model.layers[1], Square)
+    x = np.array([[0.5, -2.0]])
+    out = model(Tensor(x))
+    w1, b1 = model.layers[0].weight.data, model.layers[0].bias.data
+    w2, b2 = model.layers[2].weight.data, model.layers[2].bias.data
+    np.testing.assert_allclose(out.data, ((x @ w1 + b1) ** 2) @ w2 + b2)
+
+
 def test_same_seed_same_network():
     a = MLP([5, 4, 3], init="he", rng=3)
     b = MLP([5, 4, 3], init="he", rng=np.random.default_rng(3))

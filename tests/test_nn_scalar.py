@@ -7,7 +7,7 @@ import pytest
 
 from tinygrad_edu import Value, trace
 from tinygrad_edu.errors import ShapeError
-from tinygrad_edu.nn import init
+from tinygrad_edu.nn import Module, init
 from tinygrad_edu.nn.scalar import MLP, Layer, Neuron
 from tinygrad_edu.optim import SGD
 from tinygrad_edu.testing import gradcheck
@@ -100,3 +100,16 @@ def test_scalar_errors():
         Neuron(0)
     with pytest.raises(ShapeError, match="Neuron weights: expected 2 inputs, got 1"):
         Neuron(2, weights=[1.0])
+
+
+def test_plain_module_activation_has_a_repr_and_a_layer_kind():
+    # regression (found by mypy): check_activation admits any Module, but repr and layer_kind
+    # read `.act.kind`, which only Activation subclasses have, and raised AttributeError
+    class Square(Module):
+        def forward(self, x):
+            return x * x
+
+    neuron = Neuron(2, activation=Square(), weights=[0.5, -1.0], bias=0.25)
+    assert "2 inputs, linear" in repr(neuron)
+    assert neuron([2.0, 3.0]).data == (0.25 + 0.5 * 2.0 - 1.0 * 3.0) ** 2  # act is still used
+    assert Layer(2, 3, activation=Square(), rng=0).layer_kind() == "Layer 2→3 linear"

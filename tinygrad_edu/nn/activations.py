@@ -176,6 +176,12 @@ def check_activation(spec: Any) -> None:
         raise TypeError(f"activation must be a name, a Module or a callable, got {type(spec).__name__}")
 
 
+def activation_kind(module: Module) -> str:
+    """An activation module's ``kind``; a plain Module (which check_activation admits) has none
+    and counts as "linear", like :class:`Lambda` (init gain 1)."""
+    return str(getattr(module, "kind", "linear"))
+
+
 def make_activation(spec: Any) -> Module:
     """A fresh activation module from a name, a Module class, a Module instance or a function."""
     check_activation(spec)

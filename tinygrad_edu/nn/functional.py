@@ -54,7 +54,7 @@ def leaky_relu(x: Any, negative_slope: float = DEFAULT_LEAKY_SLOPE) -> Any:
 
 def gelu(x: Any) -> Any:
     """GELU, tanh approximation, composed from elementary ops (see :class:`~tinygrad_edu.nn.GELU`)."""
-    return GELU.forward(None, x)
+    return GELU().forward(x)  # forward only, so no name scope is added
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

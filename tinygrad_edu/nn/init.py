@@ -105,7 +105,7 @@ def _nothing_to_fill(array: np.ndarray, where: str) -> bool:
     return True
 
 
-def _fill(target: Any, values: np.ndarray) -> Any:
+def _fill(target: Any, values: np.ndarray | float) -> Any:
     array = _target_array(target, "fill")
     array[...] = values  # in place: anything holding the array sees the new numbers
     return target
@@ -177,7 +177,9 @@ def calculate_gain(activation: str, param: float | None = None) -> float:
     if activation == "leaky_relu":
         slope = DEFAULT_LEAKY_SLOPE if param is None else check_slope(param, "calculate_gain", "param")
         return math.sqrt(2.0 / (1.0 + slope * slope))
-    return float(GAINS[activation])
+    gain = GAINS[activation]
+    assert gain is not None, "only leaky_relu's gain depends on a parameter"
+    return float(gain)
 
 
 # --- an initialiser remembered with its settings ------------------------------------------

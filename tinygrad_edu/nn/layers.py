@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..tensor import Tensor
 from . import init as init_
-from .activations import check_activation, make_activation
+from .activations import activation_kind, check_activation, make_activation
 from .module import Module, Parameter, Sequential
 
 __all__ = ["Linear", "MLP", "Dropout", "Residual", "resolve_init", "resolve_bias_init"]
@@ -114,6 +114,8 @@ class Linear(Module):
         rng: numpy Generator or int seed (deterministic init).
         dtype: float64 (default) or float32.
     """
+
+    bias: Parameter | None  # None with bias=False
 
     def __init__(
         self,
@@ -234,7 +236,7 @@ class MLP(Module):
         dtype = _dtype(dtype, "MLP")
         super().__init__(name)
         self.sizes = tuple(sizes)
-        self.activation = activation if isinstance(activation, str) else probe.kind
+        self.activation = activation if isinstance(activation, str) else activation_kind(probe)
         modules: list[Module] = []
         last = len(sizes) - 2
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -283,7 +285,7 @@ class Dropout(Module):
 
     @staticmethod
     def check_p(p: Any) -> float:
-        if not isinstance(p, Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        if not isinstance(p, Real) or isinstance(p, bool) or not 0.0 <= float(p) <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         return float(p)
 

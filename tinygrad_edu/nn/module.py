@@ -89,22 +89,20 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, (Parameter, Module)) and "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
-        params = self.__dict__.get("_parameters")
-        modules = self.__dict__.get("_modules")
-        buffers = self.__dict__.get("_buffers")
-        if buffers is not None and name in buffers and not isinstance(value, (Parameter, Module)):
-            buffers[name] = self._buffer_value(name, value)  # a buffer stays a buffer (PyTorch)
-            object.__setattr__(self, name, buffers[name])
+        registered = "_parameters" in self.__dict__  # __init__ ran: the four registries exist
+        if registered and name in self._buffers and not isinstance(value, (Parameter, Module)):
+            self._buffers[name] = self._buffer_value(name, value)  # a buffer stays a buffer (PyTorch)
+            object.__setattr__(self, name, self._buffers[name])
             return
-        if params is not None:
-            params.pop(name, None)
-            modules.pop(name, None)
-            buffers.pop(name, None)  # a Parameter or Module assigned over a buffer replaces it
+        if registered:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)  # a Parameter or Module assigned over a buffer replaces it
             self._non_persistent.discard(name)
         if isinstance(value, Parameter):
             self._register_parameter(name, value)
         elif isinstance(value, Module):
-            modules[name] = value
+            self._modules[name] = value  # registered: checked above
             object.__setattr__(value, "_name", name)
         object.__setattr__(self, name, value)
 

@@ -28,6 +28,7 @@ PyTorch ``state_dict`` load (``weight``, ``bias``, ``running_mean``, ``running_v
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from typing import Any
 
@@ -42,7 +43,12 @@ __all__ = ["BatchNorm1d", "LayerNorm", "standardize"]
 
 
 def _eps(value: Any, where: str) -> float:
-    if not isinstance(value, Real) or isinstance(value, bool) or not np.isfinite(value) or value <= 0:
+    if (
+        not isinstance(value, Real)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or float(value) <= 0
+    ):
         raise ValueError(f"{where}: eps must be a finite number > 0, got {value!r}")
     return float(value)
 
@@ -96,6 +102,18 @@ class BatchNorm1d(Module):
         ShapeError: not 2-D or 3-D, a channel count other than ``num_features``, an empty
             batch, or a single value per channel in training mode.
     """
+
+    # declared here: mypy defers an __init__ that narrows an int with isinstance(.., Integral)
+    num_features: int
+    eps: float
+    momentum: float | None
+    affine: bool
+    track_running_stats: bool
+    weight: Any  # γ, a Parameter; None when affine=False
+    bias: Any  # β, a Parameter; None when affine=False
+    running_mean: Any  # buffers (Tensors); None when track_running_stats=False
+    running_var: Any
+    num_batches_tracked: Any
 
     def __init__(
         self,

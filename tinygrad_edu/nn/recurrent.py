@@ -129,7 +129,7 @@ class _Recurrent(Module):
         """
         H, G, generator = self.hidden_size, GATES[self.kind], self._generator
         bound = 1.0 / math.sqrt(H)
-        shapes = {"weight_ih": (G * H, input_size), "weight_hh": (G * H, H)}
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (G * H, input_size), "weight_hh": (G * H, H)}
         if self.bias:
             shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
         for name, shape in shapes.items():
@@ -149,10 +149,10 @@ class _Recurrent(Module):
     def _weights(self, suffix: str) -> StepWeights:
         """The parameters as a step uses them: ``weight_ihᵀ``, ``weight_hhᵀ`` (two ``.T`` nodes in the
         caller's scope), ``bias_ih``, ``bias_hh``."""
-        get = self.__dict__.get
+        get = self.__dict__.get  # the biases are absent with bias=False; the weights always exist
         return StepWeights(
-            get("weight_ih" + suffix).T,
-            get("weight_hh" + suffix).T,
+            self.__dict__["weight_ih" + suffix].T,
+            self.__dict__["weight_hh" + suffix].T,
             get("bias_ih" + suffix),
             get("bias_hh" + suffix),
         )
@@ -232,7 +232,7 @@ class _Cell(_Recurrent):
                     f"LSTMCell {self.name!r}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}"
                 )
             h, c = (None, None) if hx is None else hx
-            state = (self._state(h, shape, "h_0"), self._state(c, shape, "c_0"))
+            state: Any = (self._state(h, shape, "h_0"), self._state(c, shape, "c_0"))  # LSTM: (h, c)
         else:
             state = self._state(hx, shape, "hx")
         if not batched:
@@ -426,14 +426,17 @@ class RNNBase(_Recurrent):
         suffix = f"_l{k}"
         hs: list[Tensor] = []
         cs: list[Tensor] = []
-        h = c = None
+        h: Tensor | None = None
+        c: Tensor | None = None
         for t in range(1, len(inputs) + 1):
             with name_scope(f"t={t}"):
                 if t == 1:
                     h, c = h0[k], (None if c0 is None else c0[k])
+                assert h is not None, "h is set at t = 1"
                 w = self._weights(suffix)
                 x_t = x[t - 1] if x is not None else inputs[t - 1]
                 if self.kind == "LSTM":
+                    assert c is not None, "an LSTM always has c_0"
                     h, c = lstm_step(x_t, h, c, w, t)
                     cs.append(c)
                 elif self.kind == "GRU":

@@ -73,6 +73,12 @@ class ResidualBlock(Module):
         last_output: what the block hands on (``post(last_sum)``).
     """
 
+    # declared here: mypy defers an __init__ that narrows an int with isinstance(.., Integral)
+    placement: str
+    skip: bool
+    branch: Sequential
+    post: Module | None
+
     def __init__(
         self,
         width: int,
@@ -135,6 +141,13 @@ class ResidualMLP(Module):
     Children: ``input``, ``blocks`` (a :class:`Sequential`, ``blocks.0`` nearest the input),
     ``norm`` (or None) and ``output``.
     """
+
+    # declared here: mypy defers an __init__ that narrows an int with isinstance(.., Integral)
+    settings: dict[str, Any]
+    input: Linear
+    blocks: Sequential
+    norm: Module | None
+    output: Linear
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..errors import ShapeError
 from ..modes import name_scope
 from ..scalar import Value
 from . import init as init_
-from .activations import check_activation, make_activation
+from .activations import activation_kind, check_activation, make_activation
 from .layers import resolve_init
 from .module import Module, ModuleList, Sequential
 
@@ -79,11 +79,17 @@ class Neuron(Module):
         rng: numpy Generator or int seed.
     """
 
+    # set in __init__ (registered parameters, or past the registering __setattr__)
+    w: list[Value]
+    b: Value
+    act: Module
+    tag: str
+
     def __init__(
         self,
         nin: int,
         activation: Any = "tanh",
-        weights: Sequence[float] | None = None,
+        weights: Sequence[float] | np.ndarray | None = None,
         bias: float = 0.0,
         init: Any = DEFAULT_SCALAR_INIT,
         rng: Any = None,
@@ -132,7 +138,7 @@ class Neuron(Module):
         return out
 
     def extra_repr(self) -> str:
-        return f"{len(self.w)} inputs, {self.act.kind}"
+        return f"{len(self.w)} inputs, {activation_kind(self.act)}"
 
 
 class Layer(Module):
@@ -167,14 +173,19 @@ class Layer(Module):
 
     one_layer = True  # its neurons' scopes are all one layer
 
+    def neuron_list(self) -> list[Neuron]:
+        """The neurons, typed (``self.neurons`` is a ModuleList of Modules)."""
+        return [cast(Neuron, neuron) for neuron in self.neurons]
+
     def set_number(self, number: str) -> None:
         """Name the nodes after the layer's ``number``: ``w{number}[j,i]``, ``b{number}[j]``,
         ``z{number}[j]`` and ``a{number}[j]`` (``j``: the neuron, ``i``: the input)."""
-        for j, neuron in enumerate(self.neurons):
+        for j, neuron in enumerate(self.neuron_list()):
             neuron.set_tag(f"{number}[{j}]")
 
     def layer_kind(self) -> str:
-        return f"Layer {len(self.neurons[0].w)}→{len(self.neurons)} {self.neurons[0].act.kind}"
+        first = self.neuron_list()[0]
+        return f"Layer {len(first.w)}→{len(self.neurons)} {activation_kind(first.act)}"
 
     def forward(self, x: Any) -> Value | list[Value]:
         # A ModuleList is never called itself, so its name enters the scope here.
@@ -183,7 +194,7 @@ class Layer(Module):
         return out[0] if len(out) == 1 else out
 
     def extra_repr(self) -> str:
-        return f"{len(self.neurons[0].w)} → {len(self.neurons)}"
+        return f"{len(self.neuron_list()[0].w)} → {len(self.neurons)}"
 
 
 class MLP(Module):
@@ -218,11 +229,16 @@ class MLP(Module):
                 for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
             )
         )
-        for number, layer in enumerate(self.layers, start=1):
+        for number, layer in enumerate(self.layer_list(), start=1):
             layer.set_number(str(number))
+
+    def layer_list(self) -> list[Layer]:
+        """The layers, typed (``self.layers`` is a Sequential of Modules)."""
+        return [cast(Layer, layer) for layer in self.layers]
 
     def forward(self, x: Any) -> Value | list[Value]:
         return self.layers(x)
 
     def extra_repr(self) -> str:
-        return f"{len(self.layers[0].neurons[0].w)} → {[len(layer.neurons) for layer in self.layers]}"
+        layers = self.layer_list()
+        return f"{len(layers[0].neuron_list()[0].w)} → {[len(layer.neurons) for layer in layers]}"
