@@ -24,9 +24,10 @@ failing example, so the report is the simplest case that shows the bug.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from numbers import Real
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -225,6 +226,7 @@ class _Spec:
 
         from .strategies import broadcastable_shapes, shapes
 
+        in_shapes: tuple[Any, ...]
         if self.shapes is None:
             if self.arity == 1:
                 in_shapes = (data.draw(shapes(), label="shape"),)
@@ -234,7 +236,7 @@ class _Spec:
             in_shapes = tuple(data.draw(self.shapes, label="shapes"))
         else:
             in_shapes = tuple(tuple(s) for s in self.shapes)
-        width = 32 if self.dtype == np.float32 else 64
+        width: Literal[32, 64] = 32 if self.dtype == np.float32 else 64
         arrays = []
         for k, shape in enumerate(in_shapes):
             low, high = self.bounds[k]
@@ -412,6 +414,7 @@ class _Spec:
         wide = [Tensor(a.astype(np.float64), requires_grad=True) for a in arrays]
         self.call(*wide).backward(upstream.astype(np.float64))
         for k, (x32, x64) in enumerate(zip(inputs, wide)):
+            assert x64.grad is not None, "backward() gave every float64 input a gradient"
             close = np.isclose(x32.grad, x64.grad, rtol=1e-3, atol=1e-4)
             if not np.all(close):
                 j = tuple(int(i) for i in np.argwhere(~close)[0])
@@ -434,7 +437,7 @@ def _bounds(value: Any, where: str) -> tuple:
     if (
         isinstance(value, (tuple, list))
         and len(value) == 2
-        and all(isinstance(v, Real) and np.isfinite(v) for v in value)
+        and all(isinstance(v, Real) and math.isfinite(v) for v in value)
         and value[0] < value[1]
     ):
         return float(value[0]), float(value[1])

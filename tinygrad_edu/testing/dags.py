@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
@@ -88,7 +88,7 @@ def apply_op(op: str, operands: Sequence[Any], arg: float | None = None) -> Any:
 
 # Python's operators mean the same maths for Value, Tensor and float operands, so this one table
 # serves both apply_op (the engine) and _float_op (the float64 reference).
-_OPERATORS = {
+_OPERATORS: dict[str, Callable[..., Any]] = {
     "add": operator.add,
     "sub": operator.sub,
     "mul": operator.mul,
@@ -136,10 +136,9 @@ def _float_op(op: str, operands: Sequence[float], arg: float | None) -> float:
     if op in _OPERATORS:
         return float(_OPERATORS[op](*operands))
     (x,) = operands
-    if op == "pow_const":
-        return float(x**arg)
-    if op == "leaky_relu":
-        return x if x > 0 else arg * x
+    if op in ("pow_const", "leaky_relu"):
+        assert arg is not None, f"{op} takes its constant as arg"
+        return float(x**arg) if op == "pow_const" else (x if x > 0 else arg * x)
     return float(_FLOAT_FUNCTIONS[op](x))
 
 
@@ -354,7 +353,7 @@ def expression_dags(
         def test_gradients(dag):
             gradcheck(dag, *dag.new_inputs())     # dag(*values) builds the Value graph
     """
-    if isinstance(n_inputs, Integral):
+    if isinstance(n_inputs, (int, Integral)):  # int spelled out so the type checker narrows it
         n_inputs = (int(n_inputs), int(n_inputs))
     low, high = n_inputs
     if not 1 <= low <= high:

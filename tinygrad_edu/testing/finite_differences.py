@@ -278,9 +278,12 @@ def fast_check(
         if element is not None and not element.ok:
             checks.append(element)
         elif projection is None or projection.ok:
-            checks.append(projection or element)
+            chosen = projection or element  # projection is None only when PROJECTIONS = 0
+            assert chosen is not None, "with PROJECTIONS = 0 an empty input has nothing to compare"
+            checks.append(chosen)
         elif slot.size > spots.size and slot.size <= LOCALIZE_MAX_ELEMENTS:
             everywhere = _compare_elements(probe, slot, u, gradient, np.arange(slot.size), eps, atol, rtol)
+            assert everywhere is not None, "slot.size > spots.size ≥ 0 positions were compared"
             checks.append(everywhere if not everywhere.ok else projection)
         else:
             checks.append(projection)

@@ -124,7 +124,7 @@ def _check_domain(domain: str, dtype: Any, bound: Any = None) -> tuple[np.dtype,
     if not isinstance(bound, Real) or isinstance(bound, bool):
         raise TypeError(f"bound must be a real number, got {type(bound).__name__} ({bound!r})")
     limit = float(np.finfo(dtype).max) / 16
-    if not (0 < bound <= limit):
+    if not (0 < float(bound) <= limit):
         raise ValueError(f"bound must be a number in (0, {limit:.3g}] for {dtype}, got {bound!r}")
     return dtype, float(bound)
 

@@ -317,6 +317,7 @@ def _takes_arg(compute: Any, n_inputs: int) -> bool:
 def _check_edge(edge: Edge, rule: Any, rng, eps, atol, rtol) -> EdgeCheck:
     child, i = edge.child, edge.index
     compute = _Recorded(rule, child.arg, child.local_grads)
+    leaves: list[Value] | list[Tensor]
     if isinstance(child, Value):
         leaves = [Value(p.data) for p in child.parents]
 
