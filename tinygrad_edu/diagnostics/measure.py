@@ -112,8 +112,8 @@ def step_record(
     weights) are parameters outside those layers that count in the totals (a recurrent
     module's), ``through_time`` its ‖∂L/∂h_t‖ per step.
     """
-    layers = {}
-    grads = []
+    layers: dict[str, LayerStats] = {}
+    grads: list[np.ndarray] = []
     nonfinite = 0
     for reading in readings:
         stats = LayerStats(name=reading.name, weight_norm=norm(reading.weight))
@@ -142,7 +142,7 @@ def measure_step(model: Any, step: int, loss: Any) -> StepRecord:
         weight = own_parameters(layer)["weight"]
         reading = LayerReading(
             name,
-            _array(weight.data),
+            np.asarray(weight.data, dtype=np.float64),
             _array(weight.grad),
             [(_array(p.data), _array(p.grad)) for p in layer.parameters(recurse=False)],
         )
@@ -162,7 +162,9 @@ def measure_step(model: Any, step: int, loss: Any) -> StepRecord:
                 if getattr(output, "local_grads", ()):
                     reading.activation_local = _array(output.local_grads[0])
         readings.append(reading)
-    through_time, extra, recurrent_weights = {}, [], []
+    through_time: dict[str, list[float]] = {}
+    extra: list[tuple[np.ndarray | None, np.ndarray | None]] = []  # (value, grad)
+    recurrent_weights: list[np.ndarray | None] = []
     for name, module in recurrent_modules(model):  # their parameters count in the totals too
         extra.extend((_array(p.data), _array(p.grad)) for p in module.parameters())
         recurrent_weights += [_array(p.data) for n, p in module.named_parameters() if n.startswith("weight")]

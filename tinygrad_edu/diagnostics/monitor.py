@@ -102,7 +102,7 @@ class GradientMonitor:
         self._fill_update_ratio()
 
     @property
-    def losses(self) -> list[float]:
+    def losses(self) -> list[float | None]:  # None for a step recorded without its loss
         return [record.loss for record in self.history]
 
     def gradient_flow(self, quantity: str = "weight_grad", step: int | None = None) -> dict[str, Any]:

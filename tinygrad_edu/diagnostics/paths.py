@@ -245,6 +245,8 @@ class _BlockStep:
             None if block.last_output is block.last_sum else Segment(block.last_output, block.last_sum)
         )
         self.branch = Segment(block.last_branch, block.last_input)
+        self.skip_local: Any
+        self.branch_local: Any  # the locals on the x + F(x) node (None without the skip)
         self.skip_local, self.branch_local = _add_parts(block) if block.skip else (None, None)
 
     def through_post(self, g: np.ndarray) -> np.ndarray:

@@ -235,7 +235,7 @@ def evidence(model: Any, layers: dict[str, dict[str, Any]], ratio: float | None)
     usable = last is not None and math.isfinite(last) and last > 0
     return {
         **prediction.to_dict(),
-        "output_grad_norms": prediction.output_grad_norms(last) if usable else None,
+        "output_grad_norms": prediction.output_grad_norms(last) if last is not None and usable else None,
         "message": prediction.message(ratio),
     }
 
