@@ -345,8 +345,8 @@ def apply(rule: Any, *inputs: Any, arg: Any = None) -> Any:
     if isinstance(like, Value):
         if not elementwise:
             raise TypeError(f"{name}: a tensor-only op (its locals are linear maps); call it on Tensors")
-        operands = tuple(scalar.lift(x, name) for x in inputs)
-        return scalar.apply(name, compute, operands, arg)
+        values = tuple(scalar.lift(x, name) for x in inputs)
+        return scalar.apply(name, compute, values, arg)
     operands = tuple(tensor.lift(x, like, name) for x in inputs)
     if elementwise:
         return tensor.apply_elementwise(name, compute, operands, arg)

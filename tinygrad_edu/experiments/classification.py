@@ -61,7 +61,7 @@ def run(
 
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, dict, tuple]:
-    config = {
+    config: dict[str, Any] = {  # settings of mixed types, recorded in the result
         "points": 200 if quick else 300,
         "noise": 0.05,
         "steps": 250 if quick else 1000,

@@ -71,6 +71,7 @@ def chain_jacobian(W: np.ndarray, T: int) -> np.ndarray:
     for _ in range(T):
         x = x @ weight
     x.backward(np.eye(n))
+    assert x0.grad is not None, "backward() reached x0"
     return x0.grad
 
 
@@ -157,7 +158,7 @@ def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]
     """Measure the ρ^T law and train the chain with and without clipping (see the module docstring)."""
     n = 8 if quick else 16
     lengths = [1, 5, 10, 20] if quick else [1, 5, 10, 20, 40, 60]
-    train = {
+    train: dict[str, Any] = {  # settings of mixed types, recorded in the result
         "n": 8,
         "T": 20,
         "batch": 64,

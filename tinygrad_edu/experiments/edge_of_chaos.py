@@ -224,7 +224,13 @@ def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]
         profile(w2, PROFILE_SIGMA_B2, generator=net_generator(seed, 1000 + k, 0, 0), **options)
         for k, w2 in enumerate((PROFILE_SIGMA_W2[0], edge, PROFILE_SIGMA_W2[1]))
     ]
-    config = {"activation": ACTIVATION, **config, "skip": SKIP, "sigma_w2": sigma_w2s, "sigma_b2": sigma_b2s}
+    settings = {
+        "activation": ACTIVATION,
+        **config,
+        "skip": SKIP,
+        "sigma_w2": sigma_w2s,
+        "sigma_b2": sigma_b2s,
+    }
     results = {
         "grid": grid,
         "critical_line": critical,
@@ -232,7 +238,7 @@ def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]
         "agreement": agreement,
         "profiles": profiles,
     }
-    return make_result(NAME, seed, {**config, "quick": quick}, results)
+    return make_result(NAME, seed, {**settings, "quick": quick}, results)
 
 
 def pictures(result: dict, folder: Path) -> list[Path]:

@@ -51,11 +51,16 @@ RESULT_KEYS = (
 INITS = {"standard": "standard", "normalised": "xavier_uniform"}
 
 
+def _grad(t: Tensor) -> np.ndarray:
+    assert t.grad is not None, "backward() reached this tensor"
+    return t.grad
+
+
 def measure_once(sizes: list[int], init: str, seed: int, X: np.ndarray, labels: np.ndarray) -> dict:
     """One network at initialisation: per hidden layer, std of h, of ∂C/∂h and of ∂C/∂W."""
     net = nn.MLP(sizes, activation="tanh", init=init, rng=seed)
     h = Tensor(X)
-    activations = []
+    activations: list[Tensor] = []
     for module in net.layers:  # layer by layer, to keep each hidden activation h_l
         h = module(h)
         if isinstance(module, nn.Tanh):
@@ -65,8 +70,8 @@ def measure_once(sizes: list[int], init: str, seed: int, X: np.ndarray, labels: 
     linears = [m for m in net.layers if isinstance(m, nn.Linear)][:-1]
     return {
         "activation_std": [float(a.data.std()) for a in activations],
-        "gradient_std": [float(a.grad.std()) for a in activations],  # ∂C/∂h_l, kept after backward
-        "weight_gradient_std": [float(m.weight.grad.std()) for m in linears],
+        "gradient_std": [float(_grad(a).std()) for a in activations],  # ∂C/∂h_l, kept after backward
+        "weight_gradient_std": [float(_grad(m.weight).std()) for m in linears],
     }
 
 
@@ -79,7 +84,7 @@ def run(
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]:
     width = 200 if quick else 500
-    config = {
+    config: dict[str, Any] = {  # settings of mixed types, recorded in the result
         "sizes": [64] + [width] * 5 + [10],
         "samples": 200 if quick else 500,
         "seeds": 2 if quick else 3,

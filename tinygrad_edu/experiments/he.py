@@ -107,7 +107,7 @@ def run(
 
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]:
-    config = {
+    config: dict[str, Any] = {  # settings of mixed types, recorded in the result
         "depth": 30,
         "width": 64,
         "train": 1000 if quick else 1500,

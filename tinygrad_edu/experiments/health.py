@@ -96,7 +96,9 @@ def dashboard_page(monitors: Mapping[str, GradientMonitor], path: Path, title: s
     """The training dashboard of several monitored trainings: one page, one section per net."""
     import viz
 
-    return viz.dashboard(dict(monitors), path, title=title)
+    page = viz.dashboard(dict(monitors), path, title=title)
+    assert isinstance(page, Path), "dashboard returns the Path it wrote when given a path"
+    return page
 
 
 @dataclass

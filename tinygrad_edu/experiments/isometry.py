@@ -120,6 +120,7 @@ def jacobian(model: nn.Module, x: np.ndarray) -> np.ndarray:
     copies = Tensor(np.repeat(x[None, :], n_out, axis=0), requires_grad=True, label="x")
     out = model(copies)
     out.backward(np.eye(n_out))
+    assert copies.grad is not None, "backward() reached the input copies"
     return copies.grad
 
 
@@ -152,7 +153,7 @@ def run(
 def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]:
     width, depths, seeds = (64, [4, 16, 64], 1) if quick else (256, [8, 32, 128], 2)
     nets = settings()
-    spectra: dict[str, dict[str, list[float]]] = {}
+    spectra: dict[str, dict[str, np.ndarray]] = {}  # singular values, descending
     spreads: dict[str, dict[str, float]] = {}
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for n, (label, net) in enumerate(nets.items()):

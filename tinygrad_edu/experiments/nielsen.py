@@ -75,7 +75,12 @@ def speeds(net: nn.MLP, X: Tensor, Y: np.ndarray) -> tuple[list[float], float]:
     loss = cost(net, X, Y)
     loss.backward()
     hidden = [layer for layer in net.layers if isinstance(layer, nn.Linear)][:-1]
-    return [norm(layer.bias.grad) for layer in hidden], loss.item()
+    return [norm(_bias_grad(layer)) for layer in hidden], loss.item()
+
+
+def _bias_grad(layer: nn.Linear) -> np.ndarray:
+    assert layer.bias is not None and layer.bias.grad is not None, "biased nets, after backward()"
+    return layer.bias.grad
 
 
 def accuracy(net: nn.MLP, X: Tensor, labels: np.ndarray) -> float:
@@ -121,7 +126,7 @@ def run(
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> dict[str, Any]:
     """Speeds of learning at initialisation (median over seeds) and during training."""
-    config = {
+    config: dict[str, Any] = {  # settings of mixed types, recorded in the result
         "hidden": list(HIDDEN),
         "width": WIDTH,
         "samples": 1000,

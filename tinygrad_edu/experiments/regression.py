@@ -58,7 +58,7 @@ def run(
 
 
 def measure(seed: int, quick: bool, progress: Progress | None) -> tuple[dict, dict, dict]:
-    config = {
+    config: dict[str, Any] = {  # settings of mixed types, recorded in the result
         "points": 100 if quick else 200,
         "noise": 0.1,
         "steps": 250 if quick else 1000,

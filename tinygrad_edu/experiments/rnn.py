@@ -83,6 +83,7 @@ def jacobian(W_hh: np.ndarray, W_ih: np.ndarray, x: np.ndarray) -> np.ndarray:
     batch = np.repeat(x[:, None, :], H, axis=1)  # (T, H copies, inputs)
     _, h_n = model(Tensor(batch), h0)
     h_n.backward(np.eye(H)[None])
+    assert h0.grad is not None, "backward() reached h_0"
     return h0.grad[0]
 
 

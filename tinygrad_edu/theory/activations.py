@@ -98,6 +98,7 @@ def _through_the_engine(fn: Callable, name: str) -> Nonlinearity:
     def dphi(x: np.ndarray) -> np.ndarray:
         t = Tensor(x, requires_grad=True)
         _engine_call(fn, name, t).sum().backward()
+        assert t.grad is not None, "backward() reached the input"
         return t.grad
 
     return Nonlinearity(name, phi, dphi)

@@ -100,9 +100,19 @@ def module_kind(module: Any) -> str:
     return name
 
 
-def make_scope(text: str, parent: Scope | None, kind: str, unit: bool = False) -> Scope:
+class ModuleScope(Scope):
+    """The :class:`Scope` of one torch module call, or of one segment of its own ops.
+
+    ``glue`` is True for the segments of a module that calls others, once its call ends: the
+    graph names those layers by the ops they hold (``"ResidualNet add+tanh"``).
+    """
+
+    glue: bool = False
+
+
+def make_scope(text: str, parent: Scope | None, kind: str | None, unit: bool = False) -> ModuleScope:
     """A :class:`Scope` whose text is the module's full dotted name, whoever called it."""
-    scope = Scope(text, None, kind, unit)
+    scope = ModuleScope(text, None, kind, unit)
     scope.name = text.rsplit(".", 1)[-1]
     scope.parent = parent
     return scope
@@ -192,7 +202,7 @@ class _Call:
 
     __slots__ = ("module", "scope", "segment", "start", "segments", "called")
 
-    def __init__(self, module: Any, scope: Scope, start: int):
+    def __init__(self, module: Any, scope: ModuleScope, start: int):
         self.module, self.scope, self.start = module, scope, start
         self.segment = scope  # the first segment is the call's own scope
         self.segments = [scope]

@@ -17,7 +17,7 @@ recorded ``grad_outputs``, ``Edge.contribution`` its recorded ``grad_inputs[i]``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -191,6 +191,7 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
                 full = names[id(variable)]
                 adapter = TorchNode("parameter", cls, full.rsplit(".", 1)[-1])  # "weight"
                 adapter.name = full  # "fc1.weight", as named_parameters() says
+                assert owners is not None, "names come from the model, so do owners"
                 adapter.scope = owners.get(id(variable), "")
             elif isinstance(variable, torch.nn.Parameter) and names is None:
                 adapter = TorchNode("parameter", cls, "parameter")
@@ -255,7 +256,7 @@ def _build(torch, loss, model, order, recorded, names, recording) -> TorchNode:
             f"nodes (e.g. {unknown[0].op!r}); its recorded gradients (node.grad, edge.contribution) "
             "are torch's own"
         )
-    nodes = topological_order(root)
+    nodes = cast(list[TorchNode], topological_order(root))  # a TorchNode's parents are TorchNodes
     if recording is None and owners is not None:
         _place_by_ownership(nodes)
     for adapter in nodes:  # an absent optional operand sits with the op that lacks it
