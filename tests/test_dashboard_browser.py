@@ -46,14 +46,7 @@ def test_dashboard_curves_are_drawn_and_its_numbers_are_the_monitors(browser, tm
     healthy, _ = train()
     broken, _ = train(activation="relu", steps=6, poison_at=3)
     path = viz.dashboard({"tanh": healthy, "relu, overflowing": broken}, tmp_path / "run.html")
-    opened = Opened.__new__(Opened)  # the viewer's watch on console and network, for a page without its API
-    opened.context = browser.new_context(viewport={"width": 1400, "height": 900})
-    opened.problems, opened.requests = [], []
-    opened.context.on("request", lambda request: opened.requests.append(request.url))
-    opened.context.route("**/*", opened._route)
-    opened.page = opened.context.new_page()
-    opened.page.on("console", opened._console)
-    opened.page.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
+    opened = Opened.watching(browser, 1400, 900)  # the console and network watch
     try:
         opened.page.goto(path.as_uri())
         got = opened.page.evaluate(READ)

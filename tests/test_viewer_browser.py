@@ -133,7 +133,20 @@ class Opened:
     """A page loaded from disk, with what it logged and requested."""
 
     def __init__(self, browser, path: Path, at: str = ""):
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self._watch(browser, 1400, 900)
+        self.page.goto(path.as_uri() + (f"#{at}" if at else ""))
+        self.page.wait_for_function("() => window.tinygradViewer !== undefined")
+        self.data = page_data(path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def watching(cls, browser, width: int = 1400, height: int = 900) -> Opened:
+        """A fresh page with the same console and network watch, for a page the test loads itself."""
+        opened = cls.__new__(cls)
+        opened._watch(browser, width, height)
+        return opened
+
+    def _watch(self, browser, width: int, height: int) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height})
         self.problems: list[str] = []
         self.requests: list[str] = []
         self.context.on("request", lambda request: self.requests.append(request.url))
@@ -141,9 +154,6 @@ class Opened:
         self.page = self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        self.page.goto(path.as_uri() + (f"#{at}" if at else ""))
-        self.page.wait_for_function("() => window.tinygradViewer !== undefined")
-        self.data = page_data(path.read_text(encoding="utf-8"))
 
     def _route(self, route):
         if route.request.url.startswith("file://"):

@@ -212,14 +212,7 @@ def test_inline_html_works_inside_a_notebook_like_page(browser, tmp_path):
         f"<h1>In [3]:</h1><div class='output'>{inline._repr_html_()}</div></body></html>",
         encoding="utf-8",
     )
-    opened = Opened.__new__(Opened)  # the same console/network watch, on a page we load ourselves
-    opened.context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    opened.problems, opened.requests = [], []
-    opened.context.on("request", lambda request: opened.requests.append(request.url))
-    opened.context.route("**/*", opened._route)
-    opened.page = opened.context.new_page()
-    opened.page.on("console", opened._console)
-    opened.page.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
+    opened = Opened.watching(browser, 1300, 1000)  # the console and network watch
     try:
         opened.page.goto(notebook.as_uri())
         frame = opened.page.frames[1]
