@@ -12,24 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tinygrad_edu import experiments
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 BLOCKS = [(m.group(1), m.group(2)) for m in FENCE.finditer(README)]
-EXPERIMENTS = [
-    "nielsen",
-    "glorot",
-    "he",
-    "clipping",
-    "regression",
-    "classification",
-    "batchnorm",
-    "paths",
-    "rnn",
-    "adding",
-    "edge_of_chaos",
-    "isometry",
-]
+EXPERIMENTS = experiments.names()  # the registry itself is pinned in test_experiments
 
 
 def test_first_code_block_is_the_two_commands():
