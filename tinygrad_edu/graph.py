@@ -65,11 +65,14 @@ def topological_order(root: Node) -> list[Node]:
 # --- the one backward loop -------------------------------------------------------------
 
 
-def chain_rule_steps(order: list[Node], seed: Any) -> Iterator[tuple]:
+def chain_rule_steps(order: list[Node], seed: Any, steps: bool = True) -> Iterator[tuple]:
     """Backpropagate ``seed`` from ``order[-1]`` (the root): the chain rule, one edge per step.
 
     Yields ``(node, index, parent, upstream, local, contribution)`` right after doing
-    ``parent.grad += contribution`` where ``contribution = local * upstream``.
+    ``parent.grad += contribution`` where ``contribution = local * upstream``. With
+    ``steps=False`` it runs the same loop without handing out the steps (it yields nothing):
+    that is how :func:`backward` runs it, since handing out a step costs as much as a scalar
+    edge's own arithmetic.
 
     Gradients of leaves (nodes without parents) accumulate across calls, as in PyTorch;
     gradients of intermediate nodes are reset first, so after the pass they hold this pass's
@@ -105,7 +108,8 @@ def chain_rule_steps(order: list[Node], seed: Any) -> Iterator[tuple]:
                 _check_contribution(node, index, parent, upstream, local, contribution, before)
             accumulated = parent.grad
             parent.grad = contribution if accumulated is None else accumulated + contribution
-            yield node, index, parent, upstream, local, contribution
+            if steps:
+                yield node, index, parent, upstream, local, contribution
 
 
 @contextmanager
@@ -135,7 +139,7 @@ def backward(root: Node, grad: Any = None) -> None:
     token = quiet_numpy()
     try:
         with collector_paused():
-            deque(chain_rule_steps(topological_order(root), seed), maxlen=0)
+            deque(chain_rule_steps(topological_order(root), seed, steps=False), maxlen=0)
     finally:
         restore_numpy(token)
 

@@ -13,13 +13,22 @@ Nothing else is needed: :func:`tinygrad_edu.graph.chain_rule_steps`, :class:`~ti
 
 ``Value`` and ``Tensor`` satisfy :class:`Node` structurally (no inheritance): the Protocol is
 documentation that a type checker enforces.
+
+Every node, leaf or result, ``Value`` or ``Tensor``, built-in op or user op, gets its slots from
+one function, :func:`fill_node`: ``Value(2.0)`` and ``Tensor(x)`` call it on themselves, and
+every op (``scalar._binary``, ``tensor._binary``, the tensor rules, the losses, and
+:func:`tinygrad_edu.apply` for user ops) computes its rule and then calls it on a new object.
+What differs between ops (which rule, how a local is fitted to its edge, whether the mode records
+the edge) is decided *before*; what a node *is* is decided here, once.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Node"]
+from .modes import state
+
+__all__ = ["Node", "fill_node"]
 
 
 @runtime_checkable
@@ -56,3 +65,33 @@ class Node(Protocol):
     def seed_grad(self, grad: Any) -> Any:
         """The gradient backward starts from at this node (``grad``, or 1 for a single number)."""
         ...
+
+
+N = TypeVar("N", bound=Node)
+
+
+def fill_node(
+    node: N, data: Any, parents: tuple, local_grads: tuple, op: str, arg: Any, label: str, requires_grad: bool
+) -> N:
+    """Fill the slots of ``node`` (a new ``Value`` or ``Tensor``): the one place a node is made.
+
+    ``parents`` and ``local_grads`` are the recorded edges, one local ∂node/∂parent per parent
+    (both ``()`` for a leaf, or for a result built under ``no_grad()``); ``grad`` starts at the
+    class's ``NO_GRAD``; ``scope`` is the name scope active now (``name_scope``, a module call).
+    Nothing is checked here: the op checked its operands, and ``detect_anomaly()`` its result,
+    before calling (this is the hot path of every op, so it does nothing else).
+
+    Example (what ``Value(2.0) * Value(3.0)`` records)::
+
+        fill_node(object.__new__(Value), 6.0, (a, b), (3.0, 2.0), "mul", None, "", True)
+    """
+    node.data = data
+    node.grad = node.NO_GRAD
+    node.parents = parents
+    node.local_grads = local_grads
+    node.op = op
+    node.label = label
+    node.arg = arg
+    node.scope = state.scope
+    node.requires_grad = requires_grad
+    return node

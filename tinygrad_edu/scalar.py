@@ -20,9 +20,11 @@ import math
 from numbers import Real
 from typing import Any
 
-from . import formulas, graph, rules
+from . import graph, rules
 from .errors import AnomalyError
+from .formulas import LIFTED
 from .modes import state
+from .node import fill_node
 from .numerics import ScalarMath as M
 from .numerics import to_float
 
@@ -41,7 +43,7 @@ class Value:
         TypeError: if ``data`` is not a real number or ``label`` not a str.
     """
 
-    __slots__ = ("data", "grad", "parents", "local_grads", "op", "label", "arg", "scope")
+    __slots__ = ("data", "grad", "parents", "local_grads", "op", "label", "arg", "scope", "requires_grad")
     # the node contract (tinygrad_edu.node.Node), for the type checker: the slots above
     data: float
     grad: float
@@ -51,11 +53,12 @@ class Value:
     label: str
     arg: Any
     scope: Any
+    #: True for every Value the engine makes: every Value takes part in backprop (tensors may
+    #: opt out; see ``Tensor``).
+    requires_grad: bool
 
     #: What ``grad`` holds before any gradient arrives (read by the backward loop).
     NO_GRAD = 0.0
-    #: Every Value takes part in backprop (tensors may opt out; see ``Tensor``).
-    requires_grad = True
     #: ``ndarray ∘ Value`` must call Value's reflected operator (which refuses arrays), not let
     #: numpy build an object array of Values, one graph per element (as ``Tensor`` does).
     __array_ufunc__ = None
@@ -67,45 +70,38 @@ class Value:
             raise TypeError(_not_a_number("Value", data))
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
-        self.data = to_float(data)
-        self.grad = 0.0
-        self.parents = ()
-        self.local_grads = ()
-        self.op = ""
-        self.label = label
-        self.arg = None
-        self.scope = state.scope
+        fill_node(self, to_float(data), (), (), "", None, label, True)
 
     # --- arithmetic (each op is one node with one edge per operand) ---
 
     def __add__(self, other: Any) -> Value:
-        return _binary("add", rules.add, self, _lift(other, "+"))
+        return _binary("add", rules.add, self, other, "+")
 
     def __radd__(self, other: Any) -> Value:
-        return _binary("add", rules.add, _lift(other, "+"), self)
+        return _binary("add", rules.add, other, self, "+")
 
     def __sub__(self, other: Any) -> Value:
-        return _binary("sub", rules.sub, self, _lift(other, "-"))
+        return _binary("sub", rules.sub, self, other, "-")
 
     def __rsub__(self, other: Any) -> Value:
-        return _binary("sub", rules.sub, _lift(other, "-"), self)
+        return _binary("sub", rules.sub, other, self, "-")
 
     def __mul__(self, other: Any) -> Value:
-        return _binary("mul", rules.mul, self, _lift(other, "*"))
+        return _binary("mul", rules.mul, self, other, "*")
 
     def __rmul__(self, other: Any) -> Value:
-        return _binary("mul", rules.mul, _lift(other, "*"), self)
+        return _binary("mul", rules.mul, other, self, "*")
 
     def __truediv__(self, other: Any) -> Value:
-        return _binary("div", rules.div, self, _lift(other, "/"))
+        return _binary("div", rules.div, self, other, "/")
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _binary("div", rules.div, _lift(other, "/"), self)
+        return _binary("div", rules.div, other, self, "/")
 
     def __pow__(self, exponent: Any) -> Value:
         """``x ** p``: a number exponent is a constant of the node; a ``Value`` one gets an edge."""
         if isinstance(exponent, Value):
-            return _binary("pow", rules.pow_, self, exponent)
+            return _binary("pow", rules.pow_, self, exponent, "**")
         if isinstance(exponent, Real) and not isinstance(exponent, bool):
             return _unary("pow_const", rules.pow_const, self, to_float(exponent))
         raise TypeError(
@@ -114,7 +110,7 @@ class Value:
         )
 
     def __rpow__(self, base: Any) -> Value:
-        return _binary("pow", rules.pow_, _lift(base, "**"), self)
+        return _binary("pow", rules.pow_, base, self, "**")
 
     def __neg__(self) -> Value:
         return _unary("neg", rules.neg, self)
@@ -211,6 +207,10 @@ class Value:
 
 
 # --- node construction (the hot path: keep it lean) -------------------------------------
+#
+# Every op computes its rule (``compute(ScalarMath, *datas) -> (data, locals)``), refuses a
+# non-finite result under ``detect_anomaly()``, and hands the node to ``fill_node``, which
+# fills the slots (parents and locals are recorded unless ``no_grad()`` is on).
 
 
 def _lift(other: Any, symbol: str) -> Value:
@@ -219,18 +219,17 @@ def _lift(other: Any, symbol: str) -> Value:
     if kind is Value:
         return other
     if kind is float:  # the common cases, without the ABC check below
-        return _node(other, (), (), "", formulas.LIFTED)
+        return fill_node(_new(Value), other, (), (), "", LIFTED, "", True)
     if kind is int:
         try:
-            return _node(float(other), (), (), "", formulas.LIFTED)
+            number = float(other)
         except OverflowError:  # an int beyond the float range: IEEE rounds it to ±inf
-            return _node(to_float(other), (), (), "", formulas.LIFTED)
+            number = to_float(other)
+        return fill_node(_new(Value), number, (), (), "", LIFTED, "", True)
     if isinstance(other, Value):
         return other
-    if isinstance(other, Real):
-        constant = Value(other)
-        constant.arg = formulas.LIFTED
-        return constant
+    if isinstance(other, Real):  # numpy scalars, fractions, ...
+        return fill_node(_new(Value), to_float(other), (), (), "", LIFTED, "", True)
     if type(other).__name__ == "Tensor":
         raise TypeError(
             f"cannot mix Value and Tensor in {symbol!r}: wrap the number as "
@@ -252,12 +251,24 @@ def _unary(op: str, compute, x: Value, arg: Any = None) -> Value:
         data, local_grads = compute(M, x.data)
     else:
         data, local_grads = compute(M, x.data, arg)
-    return _node(data, (x,), local_grads, op, arg)
+    if state.anomaly and not math.isfinite(data):
+        raise AnomalyError(_forward_anomaly(op, data, (x,)), op=op, phase="forward")
+    if state.grad_enabled:
+        return fill_node(_new(Value), data, (x,), local_grads, op, arg, "", True)
+    return fill_node(_new(Value), data, (), (), op, arg, "", True)
 
 
-def _binary(op: str, compute, a: Value, b: Value) -> Value:
+def _binary(op: str, compute, a: Any, b: Any, symbol: str) -> Value:
+    """``a op b`` for a rule of two inputs; one operand may be a number (lifted to a constant)."""
+    if a.__class__ is not Value or b.__class__ is not Value:  # one is the Value whose operator ran
+        a = _lift(a, symbol)
+        b = _lift(b, symbol)
     data, local_grads = compute(M, a.data, b.data)
-    return _node(data, (a, b), local_grads, op, None)
+    if state.anomaly and not math.isfinite(data):
+        raise AnomalyError(_forward_anomaly(op, data, (a, b)), op=op, phase="forward")
+    if state.grad_enabled:
+        return fill_node(_new(Value), data, (a, b), local_grads, op, None, "", True)
+    return fill_node(_new(Value), data, (), (), op, None, "", True)
 
 
 def lift(other: Any, symbol: str) -> Value:
@@ -274,28 +285,14 @@ def apply(op: str, compute, inputs: tuple, arg: Any = None) -> Value:
     raises under ``detect_anomaly()`` if the output is not finite, and is stamped with the
     current name scope. :func:`tinygrad_edu.ops.apply` validates a user rule's results first.
     """
+    inputs = tuple(inputs)
     datas = [x.data for x in inputs]
     data, local_grads = compute(M, *datas) if arg is None else compute(M, *datas, arg)
-    return _node(data, tuple(inputs), tuple(local_grads), op, arg)
-
-
-def _node(data: float, parents: tuple, local_grads: tuple, op: str, arg: Any) -> Value:
     if state.anomaly and not math.isfinite(data):
-        raise AnomalyError(_forward_anomaly(op, data, parents), op=op, phase="forward")
-    node = _new(Value)
-    node.data = data
-    node.grad = 0.0
+        raise AnomalyError(_forward_anomaly(op, data, inputs), op=op, phase="forward")
     if state.grad_enabled:
-        node.parents = parents
-        node.local_grads = local_grads
-    else:
-        node.parents = ()
-        node.local_grads = ()
-    node.op = op
-    node.label = ""
-    node.arg = arg
-    node.scope = state.scope
-    return node
+        return fill_node(_new(Value), data, inputs, tuple(local_grads), op, arg, "", True)
+    return fill_node(_new(Value), data, (), (), op, arg, "", True)
 
 
 def _forward_anomaly(op: str, data: float, parents: tuple) -> str:

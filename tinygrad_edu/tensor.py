@@ -54,6 +54,7 @@ from . import tensor_rules as trules
 from .errors import GradError, ShapeError
 from .jacobians import IDENTITY, Cast, Local, Unbroadcast, index_text
 from .modes import state as _state
+from .node import fill_node
 from .numerics import ArrayMath as _AM
 from .numerics import quiet_numpy, restore_numpy, to_float
 from .scalar import Value, check_slope
@@ -104,6 +105,16 @@ class Tensor:
         "requires_grad",
         "__weakref__",
     )
+    # the node contract (tinygrad_edu.node.Node), for the type checker: the slots above
+    data: np.ndarray
+    grad: np.ndarray | None
+    parents: tuple
+    local_grads: tuple
+    op: str
+    label: str
+    arg: Any
+    scope: Any
+    requires_grad: bool
 
     #: What ``grad`` holds before any gradient arrives (read by the backward loop).
     NO_GRAD = None
@@ -115,15 +126,7 @@ class Tensor:
             raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
         if not isinstance(label, str):
             raise TypeError(f"Tensor: label must be a str, got {type(label).__name__}")
-        self.data: np.ndarray = to_array(data, "Tensor")
-        self.grad: np.ndarray | None = None
-        self.parents: tuple = ()
-        self.local_grads: tuple = ()
-        self.op = ""
-        self.label = label
-        self.arg: Any = None
-        self.scope = _state.scope
-        self.requires_grad = bool(requires_grad)
+        fill_node(self, to_array(data, "Tensor"), (), (), "", None, label, bool(requires_grad))
 
     # --- array facts ---
 
@@ -157,28 +160,28 @@ class Tensor:
     # --- arithmetic: the elementwise rules of rules.py, with numpy broadcasting ---
 
     def __add__(self, other: Any) -> Tensor:
-        return _binary("add", rules.add, self, _lift(other, self, "+"))
+        return _binary("add", rules.add, self, other, "+")
 
     def __radd__(self, other: Any) -> Tensor:
-        return _binary("add", rules.add, _lift(other, self, "+"), self)
+        return _binary("add", rules.add, other, self, "+")
 
     def __sub__(self, other: Any) -> Tensor:
-        return _binary("sub", rules.sub, self, _lift(other, self, "-"))
+        return _binary("sub", rules.sub, self, other, "-")
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _binary("sub", rules.sub, _lift(other, self, "-"), self)
+        return _binary("sub", rules.sub, other, self, "-")
 
     def __mul__(self, other: Any) -> Tensor:
-        return _binary("mul", rules.mul, self, _lift(other, self, "*"))
+        return _binary("mul", rules.mul, self, other, "*")
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _binary("mul", rules.mul, _lift(other, self, "*"), self)
+        return _binary("mul", rules.mul, other, self, "*")
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _binary("div", rules.div, self, _lift(other, self, "/"))
+        return _binary("div", rules.div, self, other, "/")
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _binary("div", rules.div, _lift(other, self, "/"), self)
+        return _binary("div", rules.div, other, self, "/")
 
     def __pow__(self, exponent: Any) -> Tensor:
         """``x ** p``: a number exponent is a constant of the node (``arg``); a tensor exponent
@@ -189,7 +192,7 @@ class Tensor:
         if kind is int:  # an int beyond the float range is ±inf (IEEE), not an OverflowError
             return _unary("pow_const", rules.pow_const, self, to_float(exponent))
         if isinstance(exponent, (Tensor, Value, np.ndarray, list)):
-            return _binary("pow", rules.pow_, self, _lift(exponent, self, "**"))
+            return _binary("pow", rules.pow_, self, exponent, "**")
         if isinstance(exponent, Real) and not isinstance(exponent, bool):
             value = exponent.item() if isinstance(exponent, np.generic) else exponent
             return _unary("pow_const", rules.pow_const, self, to_float(value))
@@ -199,7 +202,7 @@ class Tensor:
         )
 
     def __rpow__(self, base: Any) -> Tensor:
-        return _binary("pow", rules.pow_, _lift(base, self, "**"), self)
+        return _binary("pow", rules.pow_, base, self, "**")
 
     def __neg__(self) -> Tensor:
         return _unary("neg", rules.neg, self, quiet=False)
@@ -410,9 +413,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, outside the graph (requires_grad False)."""
-        node = _constant(self.data, self.data.dtype)  # a leaf; no anomaly check: nothing computed
-        node.label = self.label
-        return node
+        return fill_node(_new(Tensor), self.data, (), (), "", LIFTED, self.label, False)
 
     def __repr__(self) -> str:
         parts = [f"shape={self.shape}", f"dtype={self.dtype}"]
@@ -504,42 +505,23 @@ LIFTED = formulas.LIFTED  # the ``arg`` of a constant made from a Python number 
 
 
 def _constant(value: Any, dtype: np.dtype) -> Tensor:
-    node = _new(Tensor)
-    node.data = _asarray(value, dtype)
-    node.grad = None
-    node.parents = ()
-    node.local_grads = ()
-    node.op = ""
-    node.label = ""
-    node.arg = LIFTED
-    node.scope = _state.scope
-    node.requires_grad = False
-    return node
+    return fill_node(_new(Tensor), _asarray(value, dtype), (), (), "", LIFTED, "", False)
 
 
 # --- node construction (the hot path: no validation here) ---------------------------------------
+#
+# Every op computes its rule with numpy's warnings off, refuses a non-finite result under
+# ``detect_anomaly()``, fits each local to its edge (:func:`_fit`) and hands
+# the node to :func:`~tinygrad_edu.node.fill_node`. A result records its parents and locals only
+# when some input requires grad and ``no_grad()`` is off; otherwise it is a leaf that does not
+# require grad.
 
 
-def _node(data: np.ndarray, op: str, arg: Any, inputs: tuple, local_grads: tuple | None) -> Tensor:
-    """A result node. ``local_grads`` None means "not recorded": a leaf without parents."""
+def _untracked(out: np.ndarray, op: str, arg: Any, inputs: tuple) -> Tensor:
+    """A result that records no edges (no input requires grad, or under ``no_grad()``)."""
     if _state.anomaly:
-        check_forward(op, data, inputs)
-    node = _new(Tensor)
-    node.data = data
-    node.grad = None
-    if local_grads is None:
-        node.parents = ()
-        node.local_grads = ()
-        node.requires_grad = False
-    else:
-        node.parents = inputs
-        node.local_grads = local_grads
-        node.requires_grad = True
-    node.op = op
-    node.label = ""
-    node.arg = arg
-    node.scope = _state.scope
-    return node
+        check_forward(op, out, inputs)
+    return fill_node(_new(Tensor), out, (), (), op, arg, "", False)
 
 
 #: The rules whose numpy calls raise no floating-point error on any input (±inf, nan, 1e308,
@@ -562,19 +544,27 @@ def _unary(op: str, compute: Any, x: Tensor, arg: Any = None, quiet: bool = True
             restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
-    if x.requires_grad and _state.grad_enabled:
-        if not out.shape:  # numpy gives bare scalars for 0-d products; a gradient is an ndarray
-            local = Unbroadcast(local, (), ())
-        return _node(out, op, arg, (x,), (local,))
-    return _node(out, op, arg, (x,), None)
+    if not (x.requires_grad and _state.grad_enabled):
+        return _untracked(out, op, arg, (x,))
+    if _state.anomaly:
+        check_forward(op, out, (x,))
+    if not out.shape:  # numpy gives bare scalars for 0-d products; a gradient is an ndarray
+        local = Unbroadcast(local, (), ())
+    return fill_node(_new(Tensor), out, (x,), (local,), op, arg, "", True)
 
 
-def _binary(op: str, compute: Any, a: Tensor, b: Tensor) -> Tensor:
+def _binary(op: str, compute: Any, a: Any, b: Any, symbol: str) -> Tensor:
+    """``a op b`` for an elementwise rule; one operand may be a number or an array (lifted)."""
+    if a.__class__ is not Tensor or b.__class__ is not Tensor:  # one is the Tensor whose operator ran
+        if isinstance(a, Tensor):
+            b = _lift(b, a, symbol)
+        else:
+            a = _lift(a, b, symbol)
     ad = a.data
     bd = b.data
     token = quiet_numpy()  # IEEE results (inf, nan) without numpy's RuntimeWarnings
     try:
-        out, (la, lb) = compute(_AM, ad, bd)
+        out, local_grads = compute(_AM, ad, bd)
     except ValueError:
         check_broadcast(op, ad.shape, bd.shape)
         raise
@@ -582,23 +572,33 @@ def _binary(op: str, compute: Any, a: Tensor, b: Tensor) -> Tensor:
         restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
-    if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
-        # An edge into a number lifted by _lift never carries a gradient (nobody can ask for
-        # it), so its local stays the rule's raw elementwise derivative: a cheaper node. Every
-        # other edge gets a local of its operand's shape, even without requires_grad, so that
-        # switching requires_grad on later cannot send a wrongly shaped gradient.
-        shape = out.shape
-        dtype = out.dtype
-        if a.arg is not LIFTED and (
-            la.__class__ is float or ad.shape != shape or not shape or ad.dtype != dtype
-        ):
+    if not ((a.requires_grad or b.requires_grad) and _state.grad_enabled):
+        return _untracked(out, op, None, (a, b))
+    if _state.anomaly:
+        check_forward(op, out, (a, b))
+    # An edge into a number lifted by _lift never carries a gradient (nobody can ask for it),
+    # so its local stays the rule's raw elementwise derivative: a cheaper node. Every other
+    # edge gets a local of its operand's shape, even without requires_grad, so that switching
+    # requires_grad on later cannot send a wrongly shaped gradient.
+    shape = out.shape
+    dtype = out.dtype
+    la, lb = local_grads
+    if shape and ad.shape == shape == bd.shape and ad.dtype is dtype and bd.dtype is dtype:
+        # The common case, nothing broadcast or cast (a lifted number is 0-d, so never here):
+        # only a 1.0 into an intermediate node changes, into IDENTITY (see _fit).
+        if la.__class__ is float or lb.__class__ is float:  # + and − (locals ±1.0)
+            if la.__class__ is float and la == 1.0 and a.parents:
+                la = IDENTITY
+            if lb.__class__ is float and lb == 1.0 and b.parents:
+                lb = IDENTITY
+            local_grads = (la, lb)
+    else:
+        if a.arg is not LIFTED:
             la = _fit(la, a, out)
-        if b.arg is not LIFTED and (
-            lb.__class__ is float or bd.shape != shape or not shape or bd.dtype != dtype
-        ):
+        if b.arg is not LIFTED:
             lb = _fit(lb, b, out)
-        return _node(out, op, None, (a, b), (la, lb))
-    return _node(out, op, None, (a, b), None)
+        local_grads = (la, lb)
+    return fill_node(_new(Tensor), out, (a, b), local_grads, op, None, "", True)
 
 
 def _fit(local: Any, parent: Tensor, out: np.ndarray) -> Any:
@@ -644,17 +644,19 @@ def _apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG, quiet: bool 
             restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
-    if _state.grad_enabled and any(t.requires_grad for t in inputs):
-        dtype = out.dtype
-        fitted = []
-        for data, local in zip(datas, locals_):
-            if not data.shape and not isinstance(local, Local):
-                local = Unbroadcast(local, (), ())
-            if data.dtype != dtype:
-                local = Cast(local, data.dtype)
-            fitted.append(local)
-        return _node(out, op, arg, inputs, tuple(fitted))
-    return _node(out, op, arg, inputs, None)
+    if not (_state.grad_enabled and any(t.requires_grad for t in inputs)):
+        return _untracked(out, op, arg, inputs)
+    if _state.anomaly:
+        check_forward(op, out, inputs)
+    dtype = out.dtype
+    fitted = []
+    for data, local in zip(datas, locals_):
+        if not data.shape and not isinstance(local, Local):
+            local = Unbroadcast(local, (), ())
+        if data.dtype != dtype:
+            local = Cast(local, data.dtype)
+        fitted.append(local)
+    return fill_node(_new(Tensor), out, inputs, tuple(fitted), op, arg, "", True)
 
 
 # --- public node construction (tinygrad_edu.ops builds user ops with these) -------------------
@@ -688,10 +690,13 @@ def apply_elementwise(op: str, compute: Any, inputs: tuple, arg: Any = None) -> 
         restore_numpy(token)
     if out.__class__ is not _ndarray:
         out = _asarray(out)
-    if _state.grad_enabled and any(t.requires_grad for t in inputs):
-        fitted = tuple(local if t.arg is LIFTED else _fit(local, t, out) for t, local in zip(inputs, locals_))
-        return _node(out, op, arg, tuple(inputs), fitted)
-    return _node(out, op, arg, tuple(inputs), None)
+    inputs = tuple(inputs)
+    if not (_state.grad_enabled and any(t.requires_grad for t in inputs)):
+        return _untracked(out, op, arg, inputs)
+    if _state.anomaly:
+        check_forward(op, out, inputs)
+    fitted = tuple(local if t.arg is LIFTED else _fit(local, t, out) for t, local in zip(inputs, locals_))
+    return fill_node(_new(Tensor), out, inputs, fitted, op, arg, "", True)
 
 
 def apply(op: str, compute: Any, inputs: tuple, arg: Any = NO_ARG) -> Tensor:
