@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .. import theory
-from ..formatting import short_number
+from ..formatting import MISSING, short_number
 from .measure import layers_of
 from .through_time import recurrent_modules
 
@@ -125,7 +125,7 @@ def _phase(gain: float) -> str:
 
 def _spread(values: tuple[float, ...]) -> str:
     if not values:
-        return "—"
+        return MISSING
     lo, hi = min(values), max(values)
     if hi - lo <= 0.05 * max(abs(hi), 1e-300):
         return short_number(lo)
