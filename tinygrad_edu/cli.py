@@ -28,7 +28,8 @@ from . import experiments
 from .errors import OutputNameError, OutputPathError, PathLimitError, TinygradEduError
 from .experiments.common import stderr_progress
 from .expr import FUNCTIONS, ExpressionError, normalize_name, parse, parse_assignments
-from .graph import fmt, trace
+from .formatting import short_number
+from .graph import trace
 from .outputs import file_name, output_folder
 
 PROG = "tinygrad-edu"
@@ -235,14 +236,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     print(f"f = {expression.source}")
     if values:
-        print("with " + ", ".join(f"{name} = {fmt(values[name])}" for name in expression.variables))
-    print(f"f = {fmt(root.data)}")
+        print("with " + ", ".join(f"{name} = {short_number(values[name])}" for name in expression.variables))
+    print(f"f = {short_number(root.data)}")
     for name in wrt:
         print()
         try:
             print(graph.chain_rule_text(leaves[name]))
         except PathLimitError as error:
-            print(f"df/d{name} = {fmt(leaves[name].grad)}    ({error.count} paths: too many to list)")
+            print(
+                f"df/d{name} = {short_number(leaves[name].grad)}    ({error.count} paths: too many to list)"
+            )
 
     path = out / f"{args.name}.{args.format}"
     import viz

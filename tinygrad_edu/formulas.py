@@ -23,6 +23,7 @@ from collections import Counter
 from numbers import Real
 from typing import Any
 
+from .formatting import exact_number, short_number
 from .rules import RULES
 
 # The rule table writes e^x with a superscript; a name cannot go into a superscript.
@@ -30,21 +31,9 @@ _EXPONENTIALS = (("eˣⁱ", "exp(xᵢ)"), ("eˣʲ", "exp(xⱼ)"), ("e⁻ˣ", "ex
 _SIMPLE = re.compile(r"^(?:[^\W\d]\w*(?:\[[0-9,]*\])?|[0-9][0-9.]*(?:e[+-][0-9]+)?)$")
 
 
-def fmt_number(x: Any) -> str:
-    """A number in 3 significant digits (``0.00517``, ``1.2e+08``, ``nan``; ``0`` for ±0)."""
-    x = float(x)
-    return "0" if x == 0.0 else f"{x:.3g}"  # a sign on zero only confuses
-
-
-def exact_number(x: Any) -> str:
-    """A constant of a formula, written so that it reads back as the same float (``2``, ``0.1``,
-    ``0.8371234``): the number next to a formula must be that formula evaluated, not roughly."""
-    x = float(x)
-    if x == 0.0:
-        return "0"
-    if x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    return repr(x)
+#: A number in 3 significant digits, for an unlabelled constant leaf's name (``0.5 #3``):
+#: :func:`tinygrad_edu.formatting.short_number`, under the name this module has always given it.
+fmt_number = short_number
 
 
 def symbol_of(node: Any) -> str:
@@ -122,7 +111,7 @@ def node_names(nodes: list, ids: dict) -> dict:
         elif is_lifted(node) and _is_number(node.data):
             names[node] = exact_number(_number(node.data))
         elif _is_number(node.data):
-            names[node] = f"{fmt_number(_number(node.data))} #{key}"  # an unlabelled constant leaf
+            names[node] = f"{short_number(_number(node.data))} #{key}"  # an unlabelled constant leaf
         else:
             names[node] = f"leaf #{key}"
     return names

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import formulas
 from .errors import AnomalyError, GradShapeError, PathLimitError
+from .formatting import short_value
 from .layers import build_layers
 from .modes import state
 from .node import Node
@@ -494,23 +495,10 @@ def trace(root: Node) -> Graph:
 # --- small text helpers ----------------------------------------------------------------
 
 
-def fmt(x: Any) -> str:
-    """A number in 3 significant digits (``0.00517``, ``1.2e+08``, ``nan``; ``0`` for ±0), or a
-    short text for an array. The one number format of text, pictures and reprs."""
-    if isinstance(x, (float, int, np.number)):
-        x = float(x)
-        return "0" if x == 0.0 else f"{x:.3g}"  # a sign on zero only confuses
-    return _short(x)
-
-
-def _short(x: Any) -> str:
-    if isinstance(x, (float, int, np.number)):
-        return fmt(x)
-    if isinstance(x, np.ndarray):
-        if x.size <= 4:
-            return np.array2string(x, precision=3, separator=", ")
-        return f"array(shape={x.shape}, ‖·‖={norm(x):.3g})"
-    return repr(x)
+#: The one number/array text of this module's messages, reprs and chain-rule text
+#: (:func:`tinygrad_edu.formatting.short_value`); public as ``graph.fmt``, the name it has always had.
+fmt = short_value
+_short = short_value  # the name the backward loop's error message and Edge.__repr__ use
 
 
 def _wrapped(name: str) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import fmt as _num
+from .formatting import short_value
 
 
 def broadcast_axes(shape: tuple, target: tuple) -> tuple:
@@ -185,7 +185,7 @@ class Cast(Local):
 def _summary(local: Any) -> str:
     if isinstance(local, Local):
         return local.summary()
-    return _num(local)
+    return short_value(local)
 
 
 def index_text(index: Any) -> str:

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .formatting import optional_number
 from .formulas import is_lifted
 from .modes import Scope
 from .node import Node
@@ -110,7 +111,7 @@ class Layer:
 
     def __repr__(self) -> str:
         def num(x: float | None) -> str:
-            return "None" if x is None else f"{x:.3g}"
+            return optional_number(x, missing="None")
 
         return (
             f"Layer({self.name!r}, grad_norm={num(self.grad_norm)}, input_grad_norm="

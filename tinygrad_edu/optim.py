@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GradError, ShapeError
+from .formatting import short_number
 from .numerics import ScalarMath, combined_norm, to_float
 
 __all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm_", "clip_grad_value_"]
@@ -110,6 +111,7 @@ def _hyper(value: Any, name: str, where: str, low: float = 0.0, high: float | No
     if not isinstance(value, Real) or isinstance(value, bool):
         raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__} ({value!r})")
     value = to_float(value)  # 10**400 → inf (refused below), not an OverflowError
+    # A refused value is quoted exactly (not in 3 digits): lr=-0.0001234 must be recognisable.
     if not math.isfinite(value):
         raise ValueError(f"{where}: {name} must be finite, got {value}")
     if value < low:
@@ -338,7 +340,9 @@ def clip_grad_norm_(
     total = total_norm([g for _, g in pairs], to_float(norm_type))
     if not math.isfinite(total):
         if error_if_nonfinite:
-            raise GradError(f"clip_grad_norm_: the total gradient norm is {total}; gradients left unchanged")
+            raise GradError(
+                f"clip_grad_norm_: the total gradient norm is {short_number(total)}; gradients left unchanged"
+            )
         return total
     if total > max_norm:
         coefficient = max_norm / total

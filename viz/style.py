@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.graph import fmt as engine_fmt
+from tinygrad_edu.formatting import shape_text, short_number
 from tinygrad_edu.numerics import norm
 
 #: Diverging scale from "shrunk a lot" (deep blue) through "unchanged" (near white) to "grown a
@@ -65,19 +65,13 @@ DEFAULT_DECADES = 4.0
 # --- numbers ---------------------------------------------------------------------------
 
 
-def fmt(x: Any) -> str:
-    """A number in 3 significant digits: ``0.000182``, ``-3``, ``1.2e+08``, ``nan``, ``inf``.
+#: A number in 3 significant digits: ``0.000182``, ``-3``, ``1.2e+08``, ``nan``, ``inf``; ``0`` for ±0.
+#: The engine's own format (:func:`tinygrad_edu.formatting.short_number`), so a picture and a
+#: printout agree.
+fmt = short_number
 
-    The engine's own format (:func:`tinygrad_edu.graph.fmt`), so a picture and a printout agree.
-    """
-    return engine_fmt(float(x))
-
-
-def fmt_shape(shape: tuple) -> str:
-    """``(4, 3)`` → ``4×3``; a 0-d array is a ``scalar``."""
-    if not shape:
-        return "scalar"
-    return "×".join(str(int(n)) for n in shape)
+#: ``(4, 3)`` → ``4×3``; a 0-d array is a ``scalar`` (:func:`tinygrad_edu.formatting.shape_text`).
+fmt_shape = shape_text
 
 
 def magnitude(x: Any) -> float | None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tinygrad_edu.errors import TinygradEduError
-from tinygrad_edu.graph import fmt
+from tinygrad_edu.formatting import MISSING, optional_number, short_number
 
 from .output import render
 
@@ -89,9 +89,9 @@ def layer_table(graph: Any) -> str:
         rows.append(
             (
                 layer.name,
-                "—" if layer.grad_norm is None else fmt(layer.grad_norm),
-                "—" if layer.gain is None else "×" + fmt(layer.gain),
-                "—" if weight is None else fmt(weight),
+                optional_number(layer.grad_norm),
+                MISSING if layer.gain is None else "×" + short_number(layer.gain),
+                optional_number(weight),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -143,7 +143,7 @@ def run_torch_command(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     ops = sum(1 for n in graph.nodes if n.kind == "op")
     print(f"{type(model).__name__}: {ops} autograd nodes, {len(graph.nodes)} nodes, {len(graph.edges)} edges")
-    print(f"loss = {fmt(float(graph.root.data))}")
+    print(f"loss = {short_number(graph.root.data)}")
     print(layer_table(graph))
     if diagnosis is not None:
         print(diagnosis)

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from .. import diagnostics
-from .report import Diagnosis, Finding, StepRecord, fmt_number, fmt_percent, safe_ratio
+from ..formatting import percent, short_number
+from .report import Diagnosis, Finding, StepRecord, safe_ratio
 from .through_time import through_time_ratio
 
 
@@ -139,7 +140,7 @@ def _growth(ratios: dict[str, float], names: list[str]) -> list[Finding]:
                     r,
                     ">",
                     diagnostics.EXPLODING_RATIO,
-                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {fmt_number(r)}× "
+                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {short_number(r)}× "
                     "that of the last "
                     f"({last_name}) > EXPLODING_RATIO={diagnostics.EXPLODING_RATIO:g}: "
                     "gradients grow toward the input",
@@ -165,8 +166,8 @@ def _loss_jump(losses: list[float]) -> list[Finding]:
                     now / before,
                     ">",
                     diagnostics.LOSS_JUMP_FACTOR,
-                    f"the loss jumped from {fmt_number(before)} to {fmt_number(now)} at step {t} "
-                    f"(×{fmt_number(now / before)} > LOSS_JUMP_FACTOR={diagnostics.LOSS_JUMP_FACTOR:g})",
+                    f"the loss jumped from {short_number(before)} to {short_number(now)} at step {t} "
+                    f"(×{short_number(now / before)} > LOSS_JUMP_FACTOR={diagnostics.LOSS_JUMP_FACTOR:g})",
                 )
             ]
     return []
@@ -186,7 +187,7 @@ def _decay(ratios: dict[str, float], names: list[str]) -> list[Finding]:
                     r,
                     "<",
                     diagnostics.VANISHING_RATIO,
-                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {fmt_number(r)}× "
+                    f"{_RATIO_LABELS[key]} of the first layer ({first_name}) is {short_number(r)}× "
                     "that of the last "
                     f"({last_name}) < VANISHING_RATIO={diagnostics.VANISHING_RATIO:g}: "
                     "the lower layers barely learn",
@@ -286,7 +287,7 @@ def _slow_first_layer(per_layer: dict[str, dict[str, Any]], names: list[str]) ->
             u,
             "<",
             diagnostics.UPDATE_RATIO_LOW,
-            f"the first layer ({first_name}) moves by {fmt_number(u)} of its size per step "
+            f"the first layer ({first_name}) moves by {short_number(u)} of its size per step "
             f"< UPDATE_RATIO_LOW={diagnostics.UPDATE_RATIO_LOW:g} (≈1e-3 is typical)",
             decisive=False,
         )
@@ -308,7 +309,7 @@ def _per_layer(
         return None
     worst = max(over, key=lambda name: over[name])
     value = over[worst]
-    shown = fmt_percent(value) if quantity in ("saturated", "dead") else fmt_number(value)
+    shown = percent(value) if quantity in ("saturated", "dead") else short_number(value)
     where = worst if len(over) == 1 else f"{len(over)} of {len(values)} layers, most in {worst}"
     return Finding(
         points_to,
@@ -348,7 +349,7 @@ def _through_time(summaries: dict[str, dict[str, Any]]) -> list[Finding]:
                     r,
                     ">",
                     diagnostics.EXPLODING_RATIO,
-                    f"‖∂L/∂h_1‖ of {name} is {fmt_number(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
+                    f"‖∂L/∂h_1‖ of {name} is {short_number(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
                     f"> EXPLODING_RATIO={diagnostics.EXPLODING_RATIO:g}: gradients grow backwards in time",
                 )
             )
@@ -360,7 +361,7 @@ def _through_time(summaries: dict[str, dict[str, Any]]) -> list[Finding]:
                     r,
                     "<",
                     diagnostics.VANISHING_RATIO,
-                    f"‖∂L/∂h_1‖ of {name} is {fmt_number(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
+                    f"‖∂L/∂h_1‖ of {name} is {short_number(r)}× ‖∂L/∂h_T‖ over T = {T} steps "
                     f"< VANISHING_RATIO={diagnostics.VANISHING_RATIO:g}: the early steps barely learn "
                     "(vanishing through time)",
                 )

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .. import theory
+from ..formatting import MISSING, short_number
 from .measure import layers_of
 from .through_time import recurrent_modules
 
@@ -83,15 +84,16 @@ class Prediction:
         text = f"mean field ({self.activation}; σ_w² = fan_in·mean(W²) = {w2}, σ_b² = mean(b²) = {b2}): "
         if mf is not None:
             text += (
-                f"χ₁ = {mf.chi1:.3g} ({_phase(mf.gain)}): each layer multiplies the gradient by ≈ "
-                f"{mf.gain:.3g}; expect ×{mf.gain_over(HORIZON):.2g} after {HORIZON} layers. "
+                f"χ₁ = {short_number(mf.chi1)} ({_phase(mf.gain)}): each layer multiplies the gradient by ≈ "
+                # gain**30 magnifies the gain's error thirtyfold: 2 digits are all it means
+                f"{short_number(mf.gain)}; expect ×{mf.gain_over(HORIZON):.2g} after {HORIZON} layers. "
             )
         text += (
             f"For these {len(self.layers)} layers it predicts ‖∂L/∂out‖ first/last = "
-            f"{self.first_over_last:.3g}"
+            f"{short_number(self.first_over_last)}"
         )
         if measured_first_over_last is not None and math.isfinite(measured_first_over_last):
-            text += f" (measured {measured_first_over_last:.3g})"
+            text += f" (measured {short_number(measured_first_over_last)})"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,9 +125,11 @@ def _phase(gain: float) -> str:
 
 def _spread(values: tuple[float, ...]) -> str:
     if not values:
-        return "—"
+        return MISSING
     lo, hi = min(values), max(values)
-    return f"{lo:.3g}" if hi - lo <= 0.05 * max(abs(hi), 1e-300) else f"{lo:.3g} … {hi:.3g}"
+    if hi - lo <= 0.05 * max(abs(hi), 1e-300):
+        return short_number(lo)
+    return f"{short_number(lo)} … {short_number(hi)}"
 
 
 def why_not(model: Any) -> str | None:

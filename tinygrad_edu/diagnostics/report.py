@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..formatting import optional_number, percent, short_number
+
 
 @dataclass
 class LayerStats:
@@ -127,12 +129,12 @@ class Diagnosis:
             rows.append(
                 (
                     f"L{number} {name}",
-                    fmt_number(stats["weight_grad_norm"]),
-                    fmt_number(stats["output_grad_norm"]),
-                    fmt_number(stats["activation_grad_norm"]),
-                    fmt_number(stats["update_ratio"]),
-                    fmt_percent(stats["saturated_fraction"]),
-                    fmt_percent(stats["dead_fraction"]),
+                    optional_number(stats["weight_grad_norm"]),
+                    optional_number(stats["output_grad_norm"]),
+                    optional_number(stats["activation_grad_norm"]),
+                    optional_number(stats["update_ratio"]),
+                    percent(stats["saturated_fraction"]),
+                    percent(stats["dead_fraction"]),
                     str(stats["nonfinite"]),
                 )
             )
@@ -143,18 +145,19 @@ class Diagnosis:
         ratios = {k: v for k, v in self.ratios.items() if not math.isnan(v)}
         if ratios:
             lines.append("Ratios (first layer / last layer):")
-            lines.extend(f"  {k} = {fmt_number(v)}" for k, v in ratios.items())
+            lines.extend(f"  {k} = {optional_number(v)}" for k, v in ratios.items())
         through_time = self.evidence.get("through_time") or {}
         if through_time:
             lines.append("Through time (‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ of each recurrent module):")
             lines.extend(
-                f"  {k} = {fmt_number(v['ratio'])} over T = {v['steps']}" for k, v in through_time.items()
+                f"  {k} = {optional_number(v['ratio'])} over T = {v['steps']}"
+                for k, v in through_time.items()
             )
         if self.theory is not None:
             lines.append("Theory: " + self.theory["message"])
         losses = self.evidence.get("loss") or []
         if losses:
-            shown = ", ".join(f"{x:.3g}" for x in losses[-5:])
+            shown = ", ".join(short_number(x) for x in losses[-5:])
             lines.append(f"Loss ({len(losses)} steps, last {min(5, len(losses))}): {shown}")
         lines.append("Evidence:" if self.findings else "Evidence: no threshold crossed")
         lines.extend(f"  - {f.message}" for f in self.findings)
@@ -179,14 +182,11 @@ def safe_ratio(a: float | None, b: float | None) -> float:
     return a / b
 
 
-def fmt_number(x: float | None) -> str:
-    return "—" if x is None else f"{x:.3g}"
-
-
-def fmt_percent(x: float | None) -> str:
-    if x is None:
-        return "—"
-    return "nan" if math.isnan(x) else f"{100 * x:.0f}%"
+#: A table cell: 3 significant digits, ``—`` for a quantity not measured
+#: (:func:`tinygrad_edu.formatting.optional_number`).
+fmt_number = optional_number
+#: A fraction of units in whole percent, ``—`` when not measured (:func:`tinygrad_edu.formatting.percent`).
+fmt_percent = percent
 
 
 def _plain(value: Any) -> Any:

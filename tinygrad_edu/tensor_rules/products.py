@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..formatting import short_number
 from ..jacobians import Local, broadcast_axes, sum_to_shape
 from ..numerics import norm
 from ..rules import rule
@@ -63,11 +64,11 @@ class _MatmulOperand(Local):
         return _batch_note(self.shape, self.other.shape)
 
     def __repr__(self) -> str:
-        name, size = self.other_name, norm(self.other)
-        return f"{type(self).__name__}({self.applied}, {name}: shape {self.other.shape}, ‖{name}‖={size:.3g})"
+        name, size = self.other_name, short_number(norm(self.other))
+        return f"{type(self).__name__}({self.applied}, {name}: shape {self.other.shape}, ‖{name}‖={size})"
 
     def summary(self) -> str:
-        return f"{self.other_name}ᵀ, ‖{self.other_name}‖={norm(self.other):.3g}"
+        return f"{self.other_name}ᵀ, ‖{self.other_name}‖={short_number(norm(self.other))}"
 
 
 class MatmulLeft(_MatmulOperand):

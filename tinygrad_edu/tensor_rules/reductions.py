@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..graph import fmt
+from ..formatting import short_value
 from ..jacobians import Local
 from ..rules import rule
 
@@ -124,7 +124,7 @@ class Expand(Local):
         return out
 
     def __repr__(self) -> str:
-        return f"Expand(scale={fmt(self.scale)}, axes={self.axes}, to shape {self.shape})"
+        return f"Expand(scale={short_value(self.scale)}, axes={self.axes}, to shape {self.shape})"
 
     def summary(self) -> str:
-        return f"{fmt(self.scale)} over axes {self.axes}"
+        return f"{short_value(self.scale)} over axes {self.axes}"

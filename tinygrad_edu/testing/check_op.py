@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import TinygradEduError
+from ..formatting import short_number
 from ..numerics import ArrayMath
 from ..ops import USER_OPS, Op, apply
 from ..rules import RULES
@@ -337,7 +338,7 @@ class _Spec:
                 f"the gradient of ⟨upstream, {self.name}(…)⟩ from backward() disagrees with central "
                 f"finite differences: input {worst.position}, element {worst.index}: analytic "
                 f"{worst.analytic:.10g}, numeric {worst.numeric:.10g} "
-                f"(difference {worst.difference:.3g})\n{error}",
+                f"(difference {short_number(worst.difference)})\n{error}",
                 context,
                 position=worst.position,
                 index=worst.index,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import TinygradEduError
+from ..formatting import short_number
 
 
 class GradcheckError(TinygradEduError, AssertionError):
@@ -73,10 +74,11 @@ class InputCheck:
         if self.output_index is not None:
             where += f" (output element {self.output_index})"
         verdict = "ok" if self.ok else "MISMATCH"
+        # analytic and numeric in 10 digits: where they differ must show even when 3 digits agree
         return (
             f"{name} shape {self.shape}, {where}, {self.quantity}: analytic {self.analytic:.10g} vs "
-            f"numeric {self.numeric:.10g}, difference {self.difference:.3g} "
-            f"({'≤' if self.ok else '>'} tolerance {self.tolerance:.3g}) — {verdict}"
+            f"numeric {self.numeric:.10g}, difference {short_number(self.difference)} "
+            f"({'≤' if self.ok else '>'} tolerance {short_number(self.tolerance)}) — {verdict}"
         )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..formatting import short_number
 from ..tensor import Tensor
 
 #: The value domains of :func:`arrays` and :func:`tensors`, with their default ``bound`` B = 3.
@@ -125,7 +126,7 @@ def _check_domain(domain: str, dtype: Any, bound: Any = None) -> tuple[np.dtype,
         raise TypeError(f"bound must be a real number, got {type(bound).__name__} ({bound!r})")
     limit = float(np.finfo(dtype).max) / 16
     if not (0 < float(bound) <= limit):
-        raise ValueError(f"bound must be a number in (0, {limit:.3g}] for {dtype}, got {bound!r}")
+        raise ValueError(f"bound must be a number in (0, {short_number(limit)}] for {dtype}, got {bound!r}")
     return dtype, float(bound)
 
 

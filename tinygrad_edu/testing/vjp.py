@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import scalar, tensor
+from ..formatting import short_number
 from ..graph import Edge, Graph, describe, trace
 from ..jacobians import Local
 from ..rules import RULES
@@ -169,7 +170,7 @@ def check_vjp(
             raise OpCheckError(
                 f"check_vjp {name!r}: the vjp disagrees with central finite differences of f: input "
                 f"{worst.position}, element {worst.index}: vjp {worst.analytic:.10g}, numeric "
-                f"{worst.numeric:.10g} (difference {worst.difference:.3g})\n{context}",
+                f"{worst.numeric:.10g} (difference {short_number(worst.difference)})\n{context}",
                 name,
                 "gradient",
                 worst.position,

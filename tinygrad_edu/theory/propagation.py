@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..formatting import short_number
 from .activations import Nonlinearity, activation
 from .errors import FixedPointError, TheoryError
 from .quadrature import FINE_POINTS, FINE_RATIO, GL_POINTS, PANEL_RATIO, check_variance, gaussian_mean
@@ -92,10 +93,12 @@ class MeanField:
         return self.gain**depth
 
     def __str__(self) -> str:
+        # the theory's inputs and χ₁ in 4 digits: near the edge of chaos χ₁ = 0.9996 ≠ 1.0004
         return (
             f"{self.activation}, σ_w² = {self.sigma_w2:.4g}, σ_b² = {self.sigma_b2:.4g}: "
             f"q* = {self.q_star:.4g}, "
-            f"χ₁ = {self.chi1:.4g} ({self.phase}); each layer multiplies the gradient by ≈ {self.gain:.3g}"
+            f"χ₁ = {self.chi1:.4g} ({self.phase}); "
+            f"each layer multiplies the gradient by ≈ {short_number(self.gain)}"
         )
 
 

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import GradError
-from ..graph import fmt, norm
+from ..formatting import short_number
+from ..numerics import norm
 
 #: Ops whose backward is elementwise: ∂out_i/∂in_j = 0 for i ≠ j, so for an operand of the
 #: output's shape the contribution is local ⊙ upstream and local = contribution / upstream.
@@ -146,7 +147,7 @@ class RecordedLocal:
                 return "recorded (upstream all 0)"
             mean = float(np.mean(np.abs(local[known])))
             part = "" if known.all() else f" on {int(known.sum())}/{known.size}"
-            return f"mean|·| {fmt(mean)}{part} (grad ÷ upstream)"
+            return f"mean|·| {short_number(mean)}{part} (grad ÷ upstream)"
         return "recorded vjp"
 
     def __repr__(self) -> str:
@@ -237,7 +238,7 @@ class TorchNode:
         return np.ones(np.shape(self.data), np.asarray(self.data).dtype)
 
     def __repr__(self) -> str:
-        grad = "" if self.grad is None else f", ‖grad‖={fmt(norm(self.grad))}"
+        grad = "" if self.grad is None else f", ‖grad‖={short_number(norm(self.grad))}"
         name = self.label or self.op or self.kind
         scope = f"{self.scope}/" if self.scope else ""
         return f"TorchNode({scope}{name}, {self.torch_name or self.kind}{grad})"

@@ -21,7 +21,7 @@ from typing import Any
 from tinygrad_edu.errors import OutputNameError, OutputPathError, TinygradEduError
 from tinygrad_edu.experiments import demo
 from tinygrad_edu.expr import FUNCTIONS, ExpressionError, parse, parse_assignments
-from tinygrad_edu.graph import fmt
+from tinygrad_edu.formatting import short_number
 from tinygrad_edu.outputs import file_name, output_folder
 from tinygrad_edu.scalar import Value
 
@@ -165,6 +165,8 @@ def _build(args: argparse.Namespace) -> tuple[Value, str, str | None]:
     values = parse_assignments(args.values)
     root, _ = expression.build(values, label="f")
     title = args.title or f"f = {expression.source}" + (
-        "  with " + ", ".join(f"{v} = {fmt(values[v])}" for v in expression.variables) if values else ""
+        "  with " + ", ".join(f"{v} = {short_number(values[v])}" for v in expression.variables)
+        if values
+        else ""
     )
     return root, args.name or "viewer", title
