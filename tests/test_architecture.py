@@ -177,3 +177,57 @@ def test_value_and_tensor_have_the_node_contract(node):
     assert isinstance(node, Node)
     assert len(node.local_grads) == len(node.parents)
     assert node.grad is node.NO_GRAD or node.grad == node.NO_GRAD
+
+
+#: Where a node's recorded edges may be written. ``fill_node`` is the one place a node is made;
+#: the torch bridge builds adapters of a graph torch recorded and links each to its parents once
+#: all of them exist (its second pass), which is wiring someone else's graph, not making a node.
+EDGE_WRITERS = {"tinygrad_edu.node", "tinygrad_edu.torch_bridge.trace"}
+
+
+def edge_assignments(tree: ast.Module) -> list[int]:
+    """Lines that assign ``<something>.parents`` or ``<something>.local_grads``."""
+    lines = []
+    for statement in ast.walk(tree):
+        targets = []
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)):
+            targets = [statement.target]
+        for target in targets:
+            for item in target.elts if isinstance(target, ast.Tuple) else [target]:
+                if isinstance(item, ast.Attribute) and item.attr in ("parents", "local_grads"):
+                    lines.append(statement.lineno)
+    return lines
+
+
+def test_the_checker_finds_an_edge_assignment():
+    tree = ast.parse("node = new()\nnode.parents = (a,)\nnode.local_grads, x = (1.0,), 2\n")
+    assert edge_assignments(tree) == [2, 3]
+
+
+def test_only_fill_node_fills_a_nodes_slots():
+    found = {}
+    for module, path in modules().items():
+        lines = edge_assignments(ast.parse(path.read_text(encoding="utf-8")))
+        if lines and module not in EDGE_WRITERS:
+            found[module] = lines
+    assert found == {}, f"nodes must be made with tinygrad_edu.node.fill_node: {found}"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Value(2.0),
+        lambda: Value(2.0) * 3,
+        lambda: Tensor(np.ones(2)),
+        lambda: Tensor(np.ones(2), requires_grad=True) + 1.0,
+        lambda: Tensor(np.ones(2), requires_grad=True).detach(),
+    ],
+    ids=["Value leaf", "Value op", "Tensor leaf", "Tensor op", "detach"],
+)
+def test_every_slot_is_filled(make):
+    """A node made by any path has every slot of the contract (no AttributeError later)."""
+    node = make()
+    for slot in ("data", "grad", "parents", "local_grads", "op", "label", "arg", "scope", "requires_grad"):
+        getattr(node, slot)

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import GradError
 from ..formatting import short_number
+from ..node import fill_node
 from ..numerics import norm
 
 #: Ops whose backward is elementwise: ∂out_i/∂in_j = 0 for i ≠ j, so for an operand of the
@@ -200,6 +201,17 @@ class TorchNode:
         "__weakref__",
     )
 
+    # the node contract (tinygrad_edu.node.Node), for the type checker
+    data: np.ndarray | None
+    grad: np.ndarray | None
+    parents: tuple
+    local_grads: tuple
+    op: str
+    label: str
+    arg: Any
+    scope: Any
+    requires_grad: bool
+
     #: What ``grad`` holds before any gradient arrives (read by the backward loop).
     NO_GRAD = None
 
@@ -209,16 +221,20 @@ class TorchNode:
         self.name = label  # a parameter's full ``named_parameters()`` name; its label is the last part
         self.replay_refused = ""  # on the root: why replaying backward would be wrong ("" if exact)
         self.torch_name = torch_name
-        self.op = (op or op_name(torch_name)) if kind == "op" else ""
-        self.label = label
-        self.arg = None
-        self.scope = ""
-        self.data: np.ndarray | None = None
-        self.grad: np.ndarray | None = None
         self.output_grads: tuple = ()
-        self.parents: tuple = ()
-        self.local_grads: tuple = ()
-        self.requires_grad = kind != "constant"
+        # the node contract's slots, as every node gets them (edges are linked by trace.py once
+        # every adapter exists); data, grad and scope come from torch's recording
+        fill_node(
+            self,
+            None,
+            (),
+            (),
+            (op or op_name(torch_name)) if kind == "op" else "",
+            None,
+            label,
+            kind != "constant",
+        )
+        self.scope = ""  # torch's module scope, set per op from the recording (not our name_scope)
 
     def seed_grad(self, grad: Any) -> np.ndarray:
         """The gradient a replay of the backward loop starts from (1 for the scalar loss).
