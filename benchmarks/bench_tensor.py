@@ -1,9 +1,9 @@
 """Tensor-engine benchmark: an MLP training step and a 1000-op chain, against hand-written numpy.
 
 Run: ``python benchmarks/bench_tensor.py`` (options: ``--repeats N``, ``--threads N``,
-``--keep-freed-memory``). Prints a table of min-of-repeats times and the ratio
-``ours / numpy``, both measured in the same run, interleaved, because absolute times on a
-shared machine are noise.
+``--keep-freed-memory``). Prints a table of median times and the ratio ``ours / numpy``: the
+median over rounds of the two times measured side by side in one round (the runs alternate),
+because absolute times on a shared machine are noise.
 
 Workloads:
 
@@ -13,10 +13,11 @@ Workloads:
   textbook matrix calculus). Two rows for the engine: the batch already a ``Tensor`` (as a data
   loader would hand it over), and ``Tensor(batch)`` inside the step (which copies the batch).
   Target: ≤ 1.15× numpy.
-* ``chain``: 1000 elementwise ops (alternating ``tanh`` and ``* 0.9``) on a shape-(4,) tensor,
-  forward + backward: this measures per-op overhead, since the arrays are tiny. The baseline
-  stores each forward output and multiplies the local derivatives on the way back.
-  Target: ≤ 2.5× numpy.
+* ``chain``: 1000 elementwise ops on a shape-(4,) float64 tensor, in rotation ``* a``, ``+ b``
+  and ``tanh`` (``a`` and ``b`` constant tensors of shape (4,)), then ``sum().backward()``: the
+  peer benchmark's W4 (``../shared/bench/peers.py``), so the two report the same figure. It
+  measures per-op overhead, since the arrays are tiny. The baseline stores each tanh output
+  and multiplies the local derivatives on the way back. Target: ≤ 2.5× numpy.
 
 BLAS runs single-threaded by default (``--threads`` to change it): on a small shared machine,
 thread contention makes multi-threaded matmul timings swing by 2× from run to run.
@@ -32,7 +33,9 @@ raised so that freed memory is reused instead, which isolates the engine's own o
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -40,7 +43,7 @@ import time
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30, help="timed repeats per workload (min is kept)")
+    parser.add_argument("--repeats", type=int, default=30, help="interleaved rounds (medians kept)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: stable timings)")
     parser.add_argument(
         "--keep-freed-memory",
@@ -68,7 +71,8 @@ SIZES = (784, 256, 256, 10)
 BATCH = 128
 LR = 0.01
 CHAIN_OPS = 1000
-SCALE = 0.9
+CHAIN_A = np.full(4, 0.9)  # the factor and the shift of the chain's * and + (constant tensors)
+CHAIN_B = np.full(4, 0.1)
 
 
 # --- the MLP step ---------------------------------------------------------------------------------
@@ -171,27 +175,35 @@ def bench_mlp(dtype: np.dtype, repeats: int) -> dict:
 
 
 def engine_chain(x0: np.ndarray) -> np.ndarray:
+    a, b = Tensor(CHAIN_A), Tensor(CHAIN_B)
     x = Tensor(x0, requires_grad=True)
     h = x
     for i in range(CHAIN_OPS):
-        h = h.tanh() if i % 2 == 0 else h * SCALE
-    h.backward(np.ones_like(x0))
+        k = i % 3
+        h = h * a if k == 0 else (h + b if k == 1 else h.tanh())
+    h.sum().backward()
     return x.grad
 
 
 def numpy_chain(x0: np.ndarray) -> np.ndarray:
-    saved = []  # what backward needs: tanh outputs (for 1 − y²), the factor of each product
-    h = x0
+    h, saved = x0, []  # what backward needs: the tanh outputs (for 1 − y²)
     for i in range(CHAIN_OPS):
-        if i % 2 == 0:
+        k = i % 3
+        if k == 0:
+            h = h * CHAIN_A
+        elif k == 1:
+            h = h + CHAIN_B
+        else:
             h = np.tanh(h)
             saved.append(h)
-        else:
-            h = h * SCALE
-            saved.append(None)
-    g = np.ones_like(x0)
-    for y in reversed(saved):
-        g = g * (1.0 - y * y) if y is not None else g * SCALE
+    g = np.ones_like(h)  # ∂sum/∂h
+    for i in reversed(range(CHAIN_OPS)):
+        k = i % 3
+        if k == 0:
+            g = g * CHAIN_A
+        elif k == 2:
+            y = saved.pop()
+            g = g * (1.0 - y * y)
     return g
 
 
@@ -205,39 +217,49 @@ def bench_chain(repeats: int) -> dict:
 
 
 def interleaved(runs: dict, repeats: int) -> dict:
-    """Min-of-repeats seconds per run; the runs alternate so that load changes hit all alike."""
+    """Seconds of every repeat of every run; the runs alternate (the first one rotating) so that
+    a load change on the shared machine hits all of them alike. A collection runs before each
+    sample, as in the peer benchmark, so no run pays for another's garbage."""
+    names = list(runs)
     for run in runs.values():  # warm-up: caches, allocator, lazy imports
         run()
         run()
-    best = {name: float("inf") for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
+    samples: dict = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            gc.collect()
             start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            runs[name]()
+            samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def summary(samples: dict, name: str, base: str) -> tuple:
+    """(median time of ``name``, median of ``base``, median over rounds of name/base)."""
+    ratios = [a / b for a, b in zip(samples[name], samples[base])]
+    return statistics.median(samples[name]), statistics.median(samples[base]), statistics.median(ratios)
 
 
 def main() -> None:
     threads = os.environ["OPENBLAS_NUM_THREADS"]
     trim = os.environ.get("MALLOC_TRIM_THRESHOLD_") or "glibc default"
     print(f"tinygrad_edu tensor benchmark (numpy {np.__version__}, BLAS threads {threads},")
-    print(f"  malloc trim threshold {trim}, min of {ARGS.repeats} interleaved repeats)\n")
+    print(f"  malloc trim threshold {trim}, medians of {ARGS.repeats} interleaved rounds)\n")
     rows = []
     for dtype in (np.float32, np.float64):
         check_mlp_agrees(np.dtype(dtype))
         t = bench_mlp(np.dtype(dtype), ARGS.repeats)
         name = np.dtype(dtype).name
-        rows.append((f"mlp step {name}", t["ours"], t["numpy"], 1.15))
-        rows.append((f"mlp step {name}, Tensor(batch) in step", t["ours+wrap"], t["numpy"], 1.15))
+        rows.append((f"mlp step {name}", *summary(t, "ours", "numpy"), 1.15))
+        rows.append((f"mlp step {name}, Tensor(batch) in step", *summary(t, "ours+wrap", "numpy"), 1.15))
     t = bench_chain(ARGS.repeats)
-    rows.append((f"chain of {CHAIN_OPS} ops, shape (4,)", t["ours"], t["numpy"], 2.5))
-    print(f"{'workload':<42}{'ours ms':>10}{'numpy ms':>10}{'ratio':>8}{'target':>8}")
-    for name, ours, numpy_time, target in rows:
-        ratio = ours / numpy_time
+    chain = summary(t, "ours", "numpy")
+    rows.append((f"chain of {CHAIN_OPS} ops (* a, + b, tanh), shape (4,)", *chain, 2.5))
+    print(f"{'workload':<46}{'ours ms':>10}{'numpy ms':>10}{'ratio':>8}{'target':>8}")
+    for name, ours, numpy_time, ratio, target in rows:
         mark = "ok" if ratio <= target else "MISS"
-        print(f"{name:<42}{ours * 1e3:>10.3f}{numpy_time * 1e3:>10.3f}{ratio:>7.2f}×{target:>6.2f}× {mark}")
-    ours_op, numpy_op = t["ours"] / CHAIN_OPS * 1e6, t["numpy"] / CHAIN_OPS * 1e6
+        print(f"{name:<46}{ours * 1e3:>10.3f}{numpy_time * 1e3:>10.3f}{ratio:>7.2f}×{target:>6.2f}× {mark}")
+    ours_op, numpy_op = chain[0] / CHAIN_OPS * 1e6, chain[1] / CHAIN_OPS * 1e6
     print(f"\nchain: {ours_op:.2f} µs per op, forward + backward ({numpy_op:.2f} µs in numpy)")
 
 

@@ -46,20 +46,21 @@ def topological_order(root: Node) -> list[Node]:
     """
     order: list = []
     seen = {root}
-    stack = [(root, iter(root.parents))]
-    while stack:
-        node, pending = stack[-1]
-        for parent in pending:
+    path = [root]  # the nodes being visited, root first ...
+    pending = [iter(root.parents)]  # ... and, for each, its parents not yet looked at
+    while path:
+        for parent in pending[-1]:
             if parent not in seen:
                 seen.add(parent)
                 if not parent.parents:  # a leaf is placed at once (what a push and pop would do)
                     order.append(parent)
                     continue
-                stack.append((parent, iter(parent.parents)))
+                path.append(parent)
+                pending.append(iter(parent.parents))
                 break
-        else:  # every parent is already placed: the node can follow them
-            stack.pop()
-            order.append(node)
+        else:  # every parent of the deepest node is placed: it can follow them
+            pending.pop()
+            order.append(path.pop())
     return order
 
 
