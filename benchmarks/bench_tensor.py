@@ -10,8 +10,9 @@ Workloads:
 * ``mlp``: one training step of a 784-256-256-10 ReLU MLP on a batch of 128 — forward,
   softmax cross-entropy, backward, plain SGD update — in float32 and float64. The baseline is
   the same step written by hand in numpy (forward keeps what backward needs; backward is the
-  textbook matrix calculus). Two rows for the engine: the batch already a ``Tensor`` (as a data
-  loader would hand it over), and ``Tensor(batch)`` inside the step (which copies the batch).
+  textbook matrix calculus). Three rows for the engine: the batch already a ``Tensor`` (as a
+  data loader would hand it over), ``Tensor(batch)`` inside the step (which copies the batch),
+  and ``from_numpy(batch)`` inside the step (which shares it, as ``torch.from_numpy``).
   Target: ≤ 1.15× numpy.
 * ``chain``: 1000 elementwise ops on a shape-(4,) float64 tensor, in rotation ``* a``, ``+ b``
   and ``tanh`` (``a`` and ``b`` constant tensors of shape (4,)), then ``sum().backward()``: the
@@ -65,7 +66,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from tinygrad_edu import Tensor, cross_entropy  # noqa: E402
+from tinygrad_edu import Tensor, cross_entropy, from_numpy  # noqa: E402
 
 SIZES = (784, 256, 256, 10)
 BATCH = 128
@@ -167,6 +168,7 @@ def bench_mlp(dtype: np.dtype, repeats: int) -> dict:
         "numpy": lambda: hand.step(x, y),
         "ours": lambda: ours.step(wrapped, y),
         "ours+wrap": lambda: ours.step(Tensor(x), y),
+        "ours+share": lambda: ours.step(from_numpy(x), y),
     }
     return interleaved(runs, repeats)
 
@@ -252,6 +254,7 @@ def main() -> None:
         name = np.dtype(dtype).name
         rows.append((f"mlp step {name}", *summary(t, "ours", "numpy"), 1.15))
         rows.append((f"mlp step {name}, Tensor(batch) in step", *summary(t, "ours+wrap", "numpy"), 1.15))
+        rows.append((f"mlp step {name}, from_numpy(batch) in step", *summary(t, "ours+share", "numpy"), 1.15))
     t = bench_chain(ARGS.repeats)
     chain = summary(t, "ours", "numpy")
     rows.append((f"chain of {CHAIN_OPS} ops (* a, + b, tanh), shape (4,)", *chain, 2.5))

@@ -23,7 +23,7 @@ from .modes import detect_anomaly, enable_grad, is_grad_enabled, name_scope, no_
 from .ops import apply, op
 from .rules import RULES
 from .scalar import Value
-from .tensor import Tensor, concatenate, stack
+from .tensor import Tensor, concatenate, from_numpy, stack
 from .torch_bridge import from_torch, torch_scopes  # torch itself is imported only when used
 
 __version__ = "0.1.0"
@@ -32,6 +32,7 @@ __all__ = [
     "Value",
     "Tensor",
     "concatenate",
+    "from_numpy",
     "stack",
     "mse_loss",
     "binary_cross_entropy",

@@ -20,8 +20,9 @@ dtypes: float64 by default; float32 stays float32 through every op and its gradi
 numbers in an op take the tensor's dtype); ints and bools become float64. Mixing float32 and
 float64 tensors promotes as numpy does, and the gradient is cast back to each operand's dtype.
 
-Memory: ``Tensor(array)`` copies the array. Results of ``reshape``, ``transpose`` and basic
-slicing share memory with their input, as numpy views do. A leaf's ``.grad`` is always its
+Memory: ``Tensor(array)`` copies the array (:func:`from_numpy` shares it, as in PyTorch).
+Results of ``reshape``, ``transpose`` and basic slicing share memory with their input, as numpy
+views do. A leaf's ``.grad`` is always its
 own array (an optimiser may scale it in place); intermediate nodes may share their ``.grad``
 with a child (``+`` hands the upstream gradient on without copying it). Edges into a tensor
 that does not require grad keep the rule's raw elementwise local: no gradient flows there.
@@ -427,6 +428,42 @@ class Tensor:
 
 
 # --- module-level ops -------------------------------------------------------------------------
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False, label: str = "") -> Tensor:
+    """A leaf Tensor that *shares* ``array``'s memory, as ``torch.from_numpy`` does (no copy).
+
+    ``Tensor(array)`` copies, so that nothing outside the graph can change a node's value; a
+    training loop that wraps every batch pays that copy each step (a 128×784 batch is 0.4 MB in
+    float32). ``from_numpy(batch)`` costs nothing instead, and the tensor and the array are the
+    same numbers: writing into one in place (``t.data -= lr * t.grad``) changes the other, as in
+    PyTorch. (The optimisers of :mod:`tinygrad_edu.optim` give a parameter a *new* ``.data``
+    array each step, so after a step the two are separate.)
+
+    Args:
+        array: a numpy array of dtype float32 or float64 (the engine's dtypes).
+        requires_grad: whether backward should fill ``.grad`` for this tensor.
+        label: a name shown in pictures and messages.
+
+    Raises:
+        TypeError: ``array`` is not a numpy array, or of another dtype (``Tensor(array)``
+            converts it, with a copy), or a non-bool ``requires_grad`` / non-str ``label``.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(
+            f"from_numpy: expected a numpy array, got {type(array).__name__} ({array!r:.40}); "
+            "Tensor(data) converts other data (with a copy)"
+        )
+    if array.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(
+            f"from_numpy: the array has dtype {array.dtype}; the engine computes in float32 or float64 "
+            "without converting shared memory: use Tensor(array), which converts a copy"
+        )
+    if not isinstance(requires_grad, (bool, np.bool_)):
+        raise TypeError(f"from_numpy: requires_grad must be True or False, got {requires_grad!r}")
+    if not isinstance(label, str):
+        raise TypeError(f"from_numpy: label must be a str, got {type(label).__name__}")
+    return fill_node(_new(Tensor), array, (), (), "", None, label, bool(requires_grad))
 
 
 def _tensor_list(op: str, tensors: Any) -> list:
