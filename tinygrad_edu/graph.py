@@ -208,8 +208,8 @@ def _check_contribution(node, index, parent, upstream, local, contribution, befo
     _refuse(
         AnomalyError(
             f"backward: non-finite gradient on the edge {describe(parent)} → {describe(node)} "
-            f"(operand {index} of op {node.op!r}): local {_short(local)} × upstream "
-            f"{_short(upstream)} = {_short(contribution)}",
+            f"(operand {index} of op {node.op!r}): local {fmt(local)} × upstream "
+            f"{fmt(upstream)} = {fmt(contribution)}",
             op=node.op,
             phase="backward",
         ),
@@ -284,7 +284,7 @@ class Edge:
         return norm(contribution) / upstream if upstream else math.nan
 
     def __repr__(self) -> str:
-        return f"Edge({describe(self.parent)} → {describe(self.child)}, local={_short(self.local)})"
+        return f"Edge({describe(self.parent)} → {describe(self.child)}, local={fmt(self.local)})"
 
 
 class Step(NamedTuple):
@@ -499,7 +499,6 @@ def trace(root: Node) -> Graph:
 #: The one number/array text of this module's messages, reprs and chain-rule text
 #: (:func:`tinygrad_edu.formatting.short_value`); public as ``graph.fmt``, the name it has always had.
 fmt = short_value
-_short = short_value  # the name the backward loop's error message and Edge.__repr__ use
 
 
 def _wrapped(name: str) -> str:
