@@ -22,9 +22,9 @@ float64 tensors promotes as numpy does, and the gradient is cast back to each op
 
 Memory: ``Tensor(array)`` copies the array (:func:`from_numpy` shares it, as in PyTorch).
 Results of ``reshape``, ``transpose`` and basic slicing share memory with their input, as numpy
-views do. A leaf's ``.grad`` is always its
-own array (an optimiser may scale it in place); intermediate nodes may share their ``.grad``
-with a child (``+`` hands the upstream gradient on without copying it). Edges into a tensor
+views do. A leaf's ``.grad`` is always its own array (an optimiser may scale it in place);
+intermediate nodes may share their ``.grad`` with a child (``+`` hands the upstream gradient
+on without copying it). Edges into a tensor
 that does not require grad keep the rule's raw elementwise local: no gradient flows there.
 
 Numbers follow IEEE semantics silently, as in the scalar engine: overflow gives inf, an
