@@ -279,7 +279,8 @@ def main() -> None:
         print(f"{name:<46}{ours * 1e3:>10.3f}{numpy_time * 1e3:>10.3f}{ratio:>7.2f}×{target:>6.2f}× {mark}")
     ours_op, numpy_op = chain[0] / CHAIN_OPS * 1e6, chain[1] / CHAIN_OPS * 1e6
     print(f"\nchain: {ours_op:.2f} µs per op, forward + backward ({numpy_op:.2f} µs in numpy)")
-    print("mlp step, page faults per step (median; each is a 4 KiB page malloc got back from the OS):")
+    print("mlp step, page faults per step (median; a fault is the first touch of a 4 KiB page")
+    print("  that malloc took from the OS):")
     for name, ours_faults, numpy_faults in faults:
         print(f"  {name}: ours {ours_faults:.0f}, numpy {numpy_faults:.0f}")
 

@@ -212,6 +212,19 @@ def test_layernorm_refuses_bad_input():
 # --- PyTorch ------------------------------------------------------------------------------------
 
 
+def _step_agrees(ours, theirs, x, seed):
+    """One forward and backward with upstream ``seed`` through both layers: outputs and input
+    gradients agree (parameter gradients accumulate, and the caller compares them)."""
+    import torch
+
+    xs, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ys, yt = ours(xs), theirs(xt)
+    ys.backward(seed)
+    yt.backward(torch.tensor(seed))
+    np.testing.assert_allclose(ys.data, yt.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(xs.grad, xt.grad.numpy(), atol=1e-10)
+
+
 @needs_torch
 @pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)])
 def test_batchnorm_agrees_with_pytorch(shape):
@@ -221,14 +234,7 @@ def test_batchnorm_agrees_with_pytorch(shape):
     theirs = torch.nn.BatchNorm1d(3, momentum=0.2).double()
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     for step in range(3):
-        x = _random(shape, seed=step)
-        seed = _random(shape, seed=10 + step)
-        xs, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-        ys, yt = ours(xs), theirs(xt)
-        ys.backward(seed)
-        yt.backward(torch.tensor(seed))
-        np.testing.assert_allclose(ys.data, yt.detach().numpy(), atol=1e-10)
-        np.testing.assert_allclose(xs.grad, xt.grad.numpy(), atol=1e-10)
+        _step_agrees(ours, theirs, _random(shape, seed=step), _random(shape, seed=10 + step))
     np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(), atol=1e-10)
     for key, value in theirs.state_dict().items():
@@ -249,13 +255,7 @@ def test_layernorm_agrees_with_pytorch():
     ours = _affine(nn.LayerNorm((3, 4)))
     theirs = torch.nn.LayerNorm((3, 4)).double()
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    x, seed = _random((2, 3, 4)), _random((2, 3, 4), seed=5)
-    xs, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    ys, yt = ours(xs), theirs(xt)
-    ys.backward(seed)
-    yt.backward(torch.tensor(seed))
-    np.testing.assert_allclose(ys.data, yt.detach().numpy(), atol=1e-10)
-    np.testing.assert_allclose(xs.grad, xt.grad.numpy(), atol=1e-10)
+    _step_agrees(ours, theirs, _random((2, 3, 4)), _random((2, 3, 4), seed=5))
     np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-10)
 
 
